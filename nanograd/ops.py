@@ -1,0 +1,150 @@
+"""The op table: every operation nanograd knows, in one place.
+
+Each :class:`Op` says how to compute its result (``forward``) and how to push a
+gradient back to its inputs (``vjp``, the vector-Jacobian product). Both rules are
+written against a *math namespace* ``m`` instead of the :mod:`math` module, so
+the same rule runs on Python floats (:data:`FLOAT_MATH`, the eager engine), on
+:class:`~nanograd.value.Value` objects (higher-order gradients), on numpy arrays
+(the batched path) and on torch tensors (the PyTorch bridge). A namespace must
+provide the functions the rules call: ``exp log sqrt sin cos tanh sigmoid relu
+sign pow xlogy``.
+
+Rule signatures::
+
+    forward(m, *inputs)           -> output
+    vjp(m, g, out, *inputs)       -> one gradient contribution per input
+
+where ``g`` is the gradient arriving at the output and ``out`` is the output
+itself (so ``exp`` can reuse its result, as PyTorch's derivatives.yaml does).
+
+How to add an op
+----------------
+1. Add one ``Op(...)`` entry to :data:`OPS` below (name, symbol, arity, forward,
+   vjp). Use only ``+ - * /``, comparisons and functions of ``m`` in the rules;
+   if you need a new function, add it to every math namespace.
+2. Unary ops become methods of ``Value`` automatically (``Value.<name>()``);
+   binary ops need their Python operator wired in ``value.py``.
+3. Add one row to ``OP_CASES`` in ``tests/test_ops.py`` (the torch reference and
+   the input range); the PyTorch, finite-difference and higher-order tests pick
+   it up from there.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+from types import SimpleNamespace
+from typing import Any, Callable
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """One operation: its name, display symbol, arity and its two rules."""
+
+    name: str
+    symbol: str
+    arity: int
+    forward: Callable[..., Any]
+    vjp: Callable[..., tuple]
+    doc: str = ""
+
+    def __repr__(self) -> str:
+        return f"Op({self.name!r}, symbol={self.symbol!r}, arity={self.arity})"
+
+
+def _float_pow(x: float, y: float) -> float:
+    # math.pow raises for a negative base with a fractional exponent (where ** would
+    # return a complex number) and reports 0 ** -1 as a domain error: say what it is.
+    if x == 0.0 and y < 0:
+        raise ZeroDivisionError(f"0.0 cannot be raised to the negative power {y!r}")
+    return math.pow(x, y)
+
+
+def _float_sigmoid(x: float) -> float:
+    # Two branches keep exp() from overflowing for large |x|.
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _float_xlogy(x: float, y: float) -> float:
+    # x * log(y), with 0 when x == 0 (the exponent gradient of 0 ** k); nan for y < 0.
+    if x == 0.0:
+        return 0.0
+    return x * math.log(y) if y > 0 else math.nan
+
+
+#: The math namespace for Python floats, used by the eager engine.
+FLOAT_MATH = SimpleNamespace(
+    exp=math.exp,
+    log=math.log,
+    sqrt=math.sqrt,
+    sin=math.sin,
+    cos=math.cos,
+    tanh=math.tanh,
+    sigmoid=_float_sigmoid,
+    relu=lambda x: x if x > 0 else 0.0,
+    sign=lambda x: float((x > 0) - (x < 0)),
+    abs=abs,
+    pow=_float_pow,
+    xlogy=_float_xlogy,
+)
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in (
+        # -- binary arithmetic -------------------------------------------------
+        Op("add", "+", 2, lambda m, x, y: x + y, lambda m, g, out, x, y: (g, g), "x + y"),
+        Op("sub", "-", 2, lambda m, x, y: x - y, lambda m, g, out, x, y: (g, -g), "x - y"),
+        Op("mul", "*", 2, lambda m, x, y: x * y, lambda m, g, out, x, y: (g * y, g * x), "x * y"),
+        # d(x/y)/dy = -x/y**2 = -out/y
+        Op("div", "/", 2, lambda m, x, y: x / y, lambda m, g, out, x, y: (g / y, -g * out / y), "x / y"),
+        # d(x**y)/dy = x**y * log(x) = out * log(x)
+        Op(
+            "pow",
+            "**",
+            2,
+            lambda m, x, y: m.pow(x, y),
+            lambda m, g, out, x, y: (g * y * m.pow(x, y - 1), g * m.xlogy(out, x)),
+            "x ** y, both differentiable",
+        ),
+        # -- unary -------------------------------------------------------------
+        Op("neg", "neg", 1, lambda m, x: -x, lambda m, g, out, x: (-g,), "-x"),
+        Op("relu", "relu", 1, lambda m, x: m.relu(x), lambda m, g, out, x: (g * (out > 0),), "max(x, 0)"),
+        Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), lambda m, g, out, x: (g * (1 - out * out),), "tanh(x)"),
+        Op(
+            "sigmoid",
+            "sigmoid",
+            1,
+            lambda m, x: m.sigmoid(x),
+            lambda m, g, out, x: (g * out * (1 - out),),
+            "1 / (1 + exp(-x))",
+        ),
+        Op("exp", "exp", 1, lambda m, x: m.exp(x), lambda m, g, out, x: (g * out,), "e ** x"),
+        Op("log", "log", 1, lambda m, x: m.log(x), lambda m, g, out, x: (g / x,), "natural logarithm, x > 0"),
+        Op("sqrt", "sqrt", 1, lambda m, x: m.sqrt(x), lambda m, g, out, x: (g / (2 * out),), "square root, x >= 0"),
+        # abs'(0) is taken as 0, as PyTorch does.
+        Op("abs", "abs", 1, lambda m, x: m.abs(x), lambda m, g, out, x: (g * m.sign(x),), "|x|"),
+        Op("sin", "sin", 1, lambda m, x: m.sin(x), lambda m, g, out, x: (g * m.cos(x),), "sin(x)"),
+        Op("cos", "cos", 1, lambda m, x: m.cos(x), lambda m, g, out, x: (-g * m.sin(x),), "cos(x)"),
+    )
+}
+
+
+@lru_cache(maxsize=256)
+def power(k: float) -> Op:
+    """The unary op ``x ** k`` for a constant exponent ``k`` (symbol ``**k``).
+
+    A constant exponent is not a graph node, so ``(-2) ** 3`` needs no logarithm
+    of a negative number. Ops are cached per exponent.
+    """
+    return Op(
+        "power",
+        f"**{k:g}",
+        1,
+        lambda m, x: m.pow(x, k),
+        lambda m, g, out, x: (g * k * m.pow(x, k - 1),),
+        f"x ** {k:g}, constant exponent",
+    )

@@ -1,0 +1,302 @@
+"""``Value``: one real number in a graph of scalar operations, and backpropagation.
+
+Every arithmetic operator and math method on a ``Value`` looks its op up in the
+op table (:mod:`nanograd.ops`), computes the result with the op's forward rule and
+records the inputs and the op on the new node. ``backpropagate()`` then walks the
+graph from the output back to the inputs, applying each op's vjp rule: that loop,
+:func:`_propagate`, is the chain rule, and it is the only place it lives.
+
+A node stores data, not closures: its inputs (an ordered tuple, so ``a + a`` keeps
+both edges) and its op. Graphs therefore contain no reference cycles and are freed
+as soon as the last reference to the output goes away.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import math
+import numbers
+from collections.abc import Iterable, Iterator
+from types import SimpleNamespace
+from typing import Union
+
+from .ops import FLOAT_MATH, OPS, Op, power
+
+Number = Union[int, float]
+Operand = Union["Value", Number]
+
+_grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("nanograd_grad_enabled", default=True)
+
+
+@contextlib.contextmanager
+def no_grad() -> Iterator[None]:
+    """Within this block operations build no graph: results are plain leaves.
+
+    Use it for inference and for parameter updates. The setting is per thread and
+    per asyncio task (a :mod:`contextvars` variable).
+    """
+    token = _grad_enabled.set(False)
+    try:
+        yield
+    finally:
+        _grad_enabled.reset(token)
+
+
+def is_grad_enabled() -> bool:
+    """Whether operations currently record the graph (``False`` inside ``no_grad``)."""
+    return _grad_enabled.get()
+
+
+def _to_float(x: object, what: str) -> float:
+    """Convert a real number to float, or raise a TypeError naming ``what`` and ``x``."""
+    if type(x) is float:
+        return x
+    if isinstance(x, numbers.Real):
+        return float(x)
+    raise TypeError(f"{what}: expected a real number or a Value, got {x!r} of type {type(x).__name__}")
+
+
+def _describe(values: tuple[float, ...]) -> str:
+    return ", ".join(repr(v) for v in values)
+
+
+def _run_forward(op: Op, args: tuple[float, ...]) -> float:
+    """Evaluate ``op`` on floats, turning any failure into an error naming the op and inputs."""
+    try:
+        out = op.forward(FLOAT_MATH, *args)
+    except (ArithmeticError, ValueError) as e:
+        # Keep the exception type (ZeroDivisionError, ValueError, OverflowError).
+        raise type(e)(f"{op.name}({_describe(args)}): {e}") from None
+    # Overflow policy: a finite input never silently becomes inf or nan.
+    if not math.isfinite(out) and all(math.isfinite(a) for a in args):
+        raise OverflowError(f"{op.name}({_describe(args)}) is not finite: {out!r}")
+    return out
+
+
+class Value:
+    """A scalar in a computation graph: ``.of`` is the number, ``.gradient`` its gradient.
+
+    The micrograd names ``.data``, ``.grad`` and ``.backward()`` are the same
+    attributes and method under a second name. ``label`` is an optional name shown
+    by :func:`nanograd.draw_dot`.
+    """
+
+    __slots__ = ("data", "grad", "_inputs", "_rule", "label")
+
+    def __init__(self, data: Number, label: str = "") -> None:
+        self.data = _to_float(data, "Value") if type(data) is not float else data
+        self.grad = 0.0
+        self._inputs: tuple[Value, ...] = ()
+        self._rule: Op | None = None
+        self.label = label
+
+    # -- names -----------------------------------------------------------------
+    @property
+    def of(self) -> float:
+        """The number this Value holds (same as ``.data``)."""
+        return self.data
+
+    @of.setter
+    def of(self, x: Number) -> None:
+        self.data = _to_float(x, "Value.of")
+
+    @property
+    def gradient(self) -> float:
+        """d(output)/d(this value) after ``backpropagate()`` (same as ``.grad``)."""
+        return self.grad
+
+    @gradient.setter
+    def gradient(self, g: Number) -> None:
+        self.grad = _to_float(g, "Value.gradient")
+
+    @property
+    def inputs(self) -> tuple[Value, ...]:
+        """The Values this one was computed from, in argument order (empty for a leaf)."""
+        return self._inputs
+
+    @property
+    def op(self) -> Op | None:
+        """The op table entry that produced this Value, or ``None`` for a leaf."""
+        return self._rule
+
+    @property
+    def _prev(self) -> tuple[Value, ...]:
+        """micrograd's name for :attr:`inputs` (read-only)."""
+        return self._inputs
+
+    @property
+    def _op(self) -> str:
+        """micrograd's name for the op symbol, ``''`` for a leaf (read-only)."""
+        return self._rule.symbol if self._rule is not None else ""
+
+    def __repr__(self) -> str:
+        return f"Value(of={self.data!r}, gradient={self.grad!r})"
+
+    # -- graph building -----------------------------------------------------------
+    @staticmethod
+    def _node(data: float, rule: Op, inputs: tuple[Value, ...]) -> Value:
+        """A new Value produced by ``rule`` from ``inputs`` (a leaf under ``no_grad``)."""
+        out = Value.__new__(Value)
+        out.data = data
+        out.grad = 0.0
+        out.label = ""
+        if _grad_enabled.get():
+            out._inputs = inputs
+            out._rule = rule
+        else:
+            out._inputs = ()
+            out._rule = None
+        return out
+
+    def _apply(self, rule: Op, *others: Value) -> Value:
+        inputs = (self, *others)
+        return Value._node(_run_forward(rule, tuple(v.data for v in inputs)), rule, inputs)
+
+    def __pow__(self, other: Operand) -> Value:
+        if isinstance(other, Value):
+            return self._apply(OPS["pow"], other)
+        k = _to_float(other, "**")
+        return self._apply(power(int(k) if k.is_integer() else k))
+
+    def __rpow__(self, other: Number) -> Value:
+        return _as_value(other, "**")._apply(OPS["pow"], self)
+
+    def __neg__(self) -> Value:
+        return self._apply(OPS["neg"])
+
+    def __pos__(self) -> Value:
+        return self
+
+    # -- comparisons compare the numbers; equality and hashing stay identity-based --
+    def __lt__(self, other: Operand) -> bool:
+        return self.data < _as_value(other, "<").data
+
+    def __le__(self, other: Operand) -> bool:
+        return self.data <= _as_value(other, "<=").data
+
+    def __gt__(self, other: Operand) -> bool:
+        return self.data > _as_value(other, ">").data
+
+    def __ge__(self, other: Operand) -> bool:
+        return self.data >= _as_value(other, ">=").data
+
+    def __float__(self) -> float:
+        return self.data
+
+    # -- backpropagation -------------------------------------------------------------
+    def backpropagate(self) -> None:
+        """Fill ``.gradient`` of every Value this one depends on with d(self)/d(value).
+
+        Leaves (inputs and parameters) *accumulate*, like PyTorch's ``.grad``: a
+        second call adds the same gradient again, so clear them between steps with
+        :func:`zero_grad` (or ``Module.zero_grad()``). Intermediate nodes are reset
+        on every call, so nothing is counted twice through them. The traversal is
+        iterative: graphs millions of nodes deep need no recursion.
+        """
+        order = _topological_order(self)
+        self.grad = self.grad + 1.0 if self._rule is None else 1.0
+        _propagate(order)
+
+    backward = backpropagate
+
+
+def _as_value(x: Operand, what: str) -> Value:
+    """``x`` itself if it is a Value, else a new constant leaf; TypeError names ``what``."""
+    if type(x) is Value:
+        return x
+    if isinstance(x, Value):
+        return x
+    return Value(_to_float(x, what))
+
+
+def _binary(op: Op, reflected: bool = False):
+    """The operator method for binary ``op``; ``reflected`` for ``__radd__`` and friends."""
+
+    def method(self: Value, other: Operand) -> Value:
+        other = _as_value(other, op.symbol)
+        return other._apply(op, self) if reflected else self._apply(op, other)
+
+    method.__name__ = f"__{'r' if reflected else ''}{op.name}__"
+    method.__doc__ = f"{op.doc} (op {op.name!r})"
+    return method
+
+
+def _unary(op: Op):
+    """The method ``Value.<op.name>()`` for unary ``op``."""
+
+    def method(self: Value) -> Value:
+        return self._apply(op)
+
+    method.__name__ = op.name
+    method.__doc__ = f"{op.doc} (op {op.name!r})"
+    return method
+
+
+for _name in ("add", "sub", "mul"):
+    setattr(Value, f"__{_name}__", _binary(OPS[_name]))
+    setattr(Value, f"__r{_name}__", _binary(OPS[_name], reflected=True))
+Value.__truediv__ = _binary(OPS["div"])
+Value.__rtruediv__ = _binary(OPS["div"], reflected=True)
+for _op in OPS.values():
+    if _op.arity == 1 and _op.name != "neg":
+        setattr(Value, _op.name, _unary(_op))
+del _name, _op
+
+
+def _topological_order(root: Value) -> list[Value]:
+    """Every Value ``root`` depends on, inputs before the nodes computed from them.
+
+    An iterative depth-first search (no recursion limit). Non-leaf nodes get their
+    gradient reset to 0 as they are visited.
+    """
+    order: list[Value] = []
+    visited: set[Value] = set()
+    stack: list[tuple[Value, bool]] = [(root, False)]
+    while stack:
+        node, inputs_done = stack.pop()
+        if inputs_done:
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        if node._rule is not None:
+            node.grad = 0.0
+        stack.append((node, True))
+        for x in node._inputs:
+            if x not in visited:
+                stack.append((x, False))
+    return order
+
+
+def _propagate(order: list[Value]) -> None:
+    """The chain rule: from the output back, add each node's vjp into its inputs' grads."""
+    for node in reversed(order):
+        rule = node._rule
+        if rule is None:
+            continue
+        inputs = node._inputs
+        try:
+            grads = rule.vjp(FLOAT_MATH, node.grad, node.data, *[x.data for x in inputs])
+        except (ArithmeticError, ValueError) as e:
+            args = _describe(tuple(x.data for x in inputs))
+            raise type(e)(f"backpropagate through {rule.name}({args}): {e}") from None
+        for x, g in zip(inputs, grads):
+            x.grad += g
+
+
+def zero_grad(values: Iterable[Value]) -> None:
+    """Set ``.gradient`` of each Value to 0 (call it between training steps)."""
+    for v in values:
+        v.grad = 0.0
+
+
+#: The math namespace for Values: op rules evaluated with it build graphs, which is
+#: what makes higher-order gradients possible.
+VALUE_MATH = SimpleNamespace(
+    **{op.name: _unary(op) for op in OPS.values() if op.arity == 1 and op.name != "neg"},
+    sign=lambda v: FLOAT_MATH.sign(v.data),
+    pow=lambda x, y: x**y,
+    xlogy=lambda x, y: x * y.log() if x.data != 0.0 else 0.0,
+)
