@@ -7,7 +7,7 @@ the same rule runs on Python floats (:data:`FLOAT_MATH`, the eager engine), on
 :class:`~nanograd.value.Value` objects (higher-order gradients), on numpy arrays
 (the batched path) and on torch tensors (the PyTorch bridge). A namespace must
 provide the functions the rules call: ``exp log sqrt sin cos tanh sigmoid relu
-sign pow xlogy``.
+abs sign pow xlogy``. Ops are unary or binary.
 
 Rule signatures::
 
@@ -32,10 +32,11 @@ How to add an op
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any, Callable
+from typing import Any
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,6 +49,10 @@ class Op:
     forward: Callable[..., Any]
     vjp: Callable[..., tuple]
     doc: str = ""
+
+    def __post_init__(self) -> None:
+        if self.arity not in (1, 2):
+            raise ValueError(f"Op {self.name!r}: arity must be 1 or 2, got {self.arity!r}")
 
     def __repr__(self) -> str:
         return f"Op({self.name!r}, symbol={self.symbol!r}, arity={self.arity})"
@@ -133,13 +138,18 @@ OPS: dict[str, Op] = {
 }
 
 
-@lru_cache(maxsize=256)
 def power(k: float) -> Op:
     """The unary op ``x ** k`` for a constant exponent ``k`` (symbol ``**k``).
 
     A constant exponent is not a graph node, so ``(-2) ** 3`` needs no logarithm
-    of a negative number. Ops are cached per exponent.
+    of a negative number. Ops are cached per exponent (``3`` and ``3.0`` are one op).
     """
+    k = float(k)
+    return _power(int(k) if k.is_integer() else k)
+
+
+@lru_cache(maxsize=256)
+def _power(k: float) -> Op:
     return Op(
         "power",
         f"**{k:g}",

@@ -19,12 +19,10 @@ import math
 import numbers
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
-from typing import Union
 
 from .ops import FLOAT_MATH, OPS, Op, power
 
-Number = Union[int, float]
-Operand = Union["Value", Number]
+Number = int | float
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("nanograd_grad_enabled", default=True)
 
@@ -57,21 +55,58 @@ def _to_float(x: object, what: str) -> float:
     raise TypeError(f"{what}: expected a real number or a Value, got {x!r} of type {type(x).__name__}")
 
 
-def _describe(values: tuple[float, ...]) -> str:
+def _describe(values: Iterable[float]) -> str:
     return ", ".join(repr(v) for v in values)
 
 
-def _run_forward(op: Op, args: tuple[float, ...]) -> float:
-    """Evaluate ``op`` on floats, turning any failure into an error naming the op and inputs."""
-    try:
-        out = op.forward(FLOAT_MATH, *args)
-    except (ArithmeticError, ValueError) as e:
-        # Keep the exception type (ZeroDivisionError, ValueError, OverflowError).
-        raise type(e)(f"{op.name}({_describe(args)}): {e}") from None
+def _op_error(op: Op, args: tuple[float, ...], e: Exception, during: str = "") -> Exception:
+    """``e`` re-raised as the same type, with a message naming the op and its inputs."""
+    return type(e)(f"{during}{op.name}({_describe(args)}): {e}")
+
+
+def _check_finite(op: Op, out: float, args: tuple[float, ...]) -> None:
     # Overflow policy: a finite input never silently becomes inf or nan.
-    if not math.isfinite(out) and all(math.isfinite(a) for a in args):
+    if all(math.isfinite(a) for a in args):
         raise OverflowError(f"{op.name}({_describe(args)}) is not finite: {out!r}")
+
+
+def _node(data: float, rule: Op, inputs: tuple[Value, ...]) -> Value:
+    """A new Value produced by ``rule`` from ``inputs`` (a leaf under ``no_grad``)."""
+    out = Value.__new__(Value)
+    out.data = data
+    out.grad = 0.0
+    out.label = ""
+    if _grad_enabled.get():
+        out._inputs = inputs
+        out._rule = rule
+    else:
+        out._inputs = ()
+        out._rule = None
     return out
+
+
+def _apply1(rule: Op, a: Value) -> Value:
+    """``rule`` applied to one Value: forward on floats, then a new node."""
+    x = a.data
+    try:
+        out = rule.forward(FLOAT_MATH, x)
+    except (ArithmeticError, ValueError) as e:
+        raise _op_error(rule, (x,), e) from None
+    if not math.isfinite(out):
+        _check_finite(rule, out, (x,))
+    return _node(out, rule, (a,))
+
+
+def _apply2(rule: Op, a: Value, b: Value) -> Value:
+    """``rule`` applied to two Values: forward on floats, then a new node."""
+    x, y = a.data, b.data
+    try:
+        out = rule.forward(FLOAT_MATH, x, y)
+    except (ArithmeticError, ValueError) as e:
+        raise _op_error(rule, (x, y), e) from None
+    if not math.isfinite(out):
+        _check_finite(rule, out, (x, y))
+    return _node(out, rule, (a, b))
 
 
 class Value:
@@ -82,7 +117,7 @@ class Value:
     by :func:`nanograd.draw_dot`.
     """
 
-    __slots__ = ("data", "grad", "_inputs", "_rule", "label")
+    __slots__ = ("_inputs", "_rule", "data", "grad", "label")
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _to_float(data, "Value") if type(data) is not float else data
@@ -133,52 +168,32 @@ class Value:
     def __repr__(self) -> str:
         return f"Value(of={self.data!r}, gradient={self.grad!r})"
 
-    # -- graph building -----------------------------------------------------------
-    @staticmethod
-    def _node(data: float, rule: Op, inputs: tuple[Value, ...]) -> Value:
-        """A new Value produced by ``rule`` from ``inputs`` (a leaf under ``no_grad``)."""
-        out = Value.__new__(Value)
-        out.data = data
-        out.grad = 0.0
-        out.label = ""
-        if _grad_enabled.get():
-            out._inputs = inputs
-            out._rule = rule
-        else:
-            out._inputs = ()
-            out._rule = None
-        return out
-
-    def _apply(self, rule: Op, *others: Value) -> Value:
-        inputs = (self, *others)
-        return Value._node(_run_forward(rule, tuple(v.data for v in inputs)), rule, inputs)
-
-    def __pow__(self, other: Operand) -> Value:
+    # -- operators not generated from the table (see the end of this module) -------
+    def __pow__(self, other: Value | Number) -> Value:
         if isinstance(other, Value):
-            return self._apply(OPS["pow"], other)
-        k = _to_float(other, "**")
-        return self._apply(power(int(k) if k.is_integer() else k))
+            return _apply2(OPS["pow"], self, other)
+        return _apply1(power(_to_float(other, "**")), self)
 
     def __rpow__(self, other: Number) -> Value:
-        return _as_value(other, "**")._apply(OPS["pow"], self)
+        return _apply2(OPS["pow"], _as_value(other, "**"), self)
 
     def __neg__(self) -> Value:
-        return self._apply(OPS["neg"])
+        return _apply1(OPS["neg"], self)
 
     def __pos__(self) -> Value:
         return self
 
     # -- comparisons compare the numbers; equality and hashing stay identity-based --
-    def __lt__(self, other: Operand) -> bool:
+    def __lt__(self, other: Value | Number) -> bool:
         return self.data < _as_value(other, "<").data
 
-    def __le__(self, other: Operand) -> bool:
+    def __le__(self, other: Value | Number) -> bool:
         return self.data <= _as_value(other, "<=").data
 
-    def __gt__(self, other: Operand) -> bool:
+    def __gt__(self, other: Value | Number) -> bool:
         return self.data > _as_value(other, ">").data
 
-    def __ge__(self, other: Operand) -> bool:
+    def __ge__(self, other: Value | Number) -> bool:
         return self.data >= _as_value(other, ">=").data
 
     def __float__(self) -> float:
@@ -194,14 +209,13 @@ class Value:
         on every call, so nothing is counted twice through them. The traversal is
         iterative: graphs millions of nodes deep need no recursion.
         """
-        order = _topological_order(self)
         self.grad = self.grad + 1.0 if self._rule is None else 1.0
-        _propagate(order)
+        _propagate(self)
 
     backward = backpropagate
 
 
-def _as_value(x: Operand, what: str) -> Value:
+def _as_value(x: Value | Number, what: str) -> Value:
     """``x`` itself if it is a Value, else a new constant leaf; TypeError names ``what``."""
     if type(x) is Value:
         return x
@@ -213,9 +227,10 @@ def _as_value(x: Operand, what: str) -> Value:
 def _binary(op: Op, reflected: bool = False):
     """The operator method for binary ``op``; ``reflected`` for ``__radd__`` and friends."""
 
-    def method(self: Value, other: Operand) -> Value:
-        other = _as_value(other, op.symbol)
-        return other._apply(op, self) if reflected else self._apply(op, other)
+    def method(self: Value, other: Value | Number) -> Value:
+        if type(other) is not Value:
+            other = _as_value(other, op.symbol)
+        return _apply2(op, other, self) if reflected else _apply2(op, self, other)
 
     method.__name__ = f"__{'r' if reflected else ''}{op.name}__"
     method.__doc__ = f"{op.doc} (op {op.name!r})"
@@ -226,7 +241,7 @@ def _unary(op: Op):
     """The method ``Value.<op.name>()`` for unary ``op``."""
 
     def method(self: Value) -> Value:
-        return self._apply(op)
+        return _apply1(op, self)
 
     method.__name__ = op.name
     method.__doc__ = f"{op.doc} (op {op.name!r})"
@@ -244,46 +259,56 @@ for _op in OPS.values():
 del _name, _op
 
 
-def _topological_order(root: Value) -> list[Value]:
-    """Every Value ``root`` depends on, inputs before the nodes computed from them.
+def _count_consumers(root: Value) -> dict[Value, int]:
+    """For every Value ``root`` depends on, how many edges lead out of it toward ``root``.
 
-    An iterative depth-first search (no recursion limit). Non-leaf nodes get their
-    gradient reset to 0 as they are visited.
+    An iterative graph walk (no recursion limit). Intermediate nodes have their
+    gradient reset to 0 as they are found, so a second backprop counts nothing twice.
     """
-    order: list[Value] = []
-    visited: set[Value] = set()
-    stack: list[tuple[Value, bool]] = [(root, False)]
+    consumers = {root: 0}
+    stack = [root]
     while stack:
-        node, inputs_done = stack.pop()
-        if inputs_done:
-            order.append(node)
-            continue
-        if node in visited:
-            continue
-        visited.add(node)
-        if node._rule is not None:
-            node.grad = 0.0
-        stack.append((node, True))
-        for x in node._inputs:
-            if x not in visited:
-                stack.append((x, False))
-    return order
+        for x in stack.pop()._inputs:
+            if x in consumers:
+                consumers[x] += 1
+            else:
+                consumers[x] = 1
+                if x._rule is not None:
+                    x.grad = 0.0
+                stack.append(x)
+    return consumers
 
 
-def _propagate(order: list[Value]) -> None:
-    """The chain rule: from the output back, add each node's vjp into its inputs' grads."""
-    for node in reversed(order):
+def _propagate(root: Value) -> None:
+    """The chain rule: from ``root`` back, add each node's vjp into its inputs' gradients.
+
+    A node is processed once every node computed from it has been (Kahn's
+    topological order), so its gradient is complete when it is passed on.
+    """
+    consumers = _count_consumers(root)
+    ready = [root]
+    while ready:
+        node = ready.pop()
         rule = node._rule
         if rule is None:
             continue
         inputs = node._inputs
+        # Ops are unary or binary; spelling out the two calls avoids building an argument list.
+        x = inputs[0].data
         try:
-            grads = rule.vjp(FLOAT_MATH, node.grad, node.data, *[x.data for x in inputs])
+            if len(inputs) == 1:
+                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, x)
+            else:
+                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, x, inputs[1].data)
         except (ArithmeticError, ValueError) as e:
-            args = _describe(tuple(x.data for x in inputs))
-            raise type(e)(f"backpropagate through {rule.name}({args}): {e}") from None
-        for x, g in zip(inputs, grads):
-            x.grad += g
+            args = tuple(v.data for v in inputs)
+            raise _op_error(rule, args, e, during="backpropagate through ") from None
+        for v, g in zip(inputs, grads):
+            v.grad += g
+            remaining = consumers[v] - 1
+            consumers[v] = remaining
+            if not remaining:
+                ready.append(v)
 
 
 def zero_grad(values: Iterable[Value]) -> None:

@@ -1,0 +1,153 @@
+"""Every op in the table against PyTorch (float64), finite differences, and Value-valued rules.
+
+Each row of ``OP_CASES`` is one op: an expression written with Python operators and
+methods that both ``Value`` and ``torch.Tensor`` understand, the range each input is
+drawn from, and extra edge points. Adding an op to ``nanograd.ops`` means adding
+one row here.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import pytest
+
+from nanograd import OPS, Value
+from nanograd.ops import FLOAT_MATH, power
+from nanograd.value import VALUE_MATH
+
+torch = pytest.importorskip("torch")
+
+
+@dataclass(frozen=True)
+class OpCase:
+    expr: Callable  # works on Values and on torch tensors alike
+    domain: tuple[tuple[float, float], ...]  # one (low, high) per input
+    edges: tuple[tuple[float, ...], ...] = ()  # extra points, compared with torch only
+    op_name: str = ""  # the table entry expected on the result; defaults to the row's key
+
+
+OP_CASES: dict[str, OpCase] = {
+    "add": OpCase(lambda x, y: x + y, ((-5, 5), (-5, 5)), ((0.0, 0.0), (1e300, 1e300))),
+    "sub": OpCase(lambda x, y: x - y, ((-5, 5), (-5, 5)), ((1.0, 1.0),)),
+    "mul": OpCase(lambda x, y: x * y, ((-5, 5), (-5, 5)), ((0.0, 3.0), (-1e-300, 1e-10))),
+    "div": OpCase(lambda x, y: x / y, ((-5, 5), (0.5, 5)), ((1.0, 1e-8), (3.0, -1e-3), (0.0, -2.0))),
+    "pow": OpCase(lambda x, y: x**y, ((0.1, 3), (-3, 3)), ((0.0, 2.0), (-2.0, 3.0), (4.0, 0.5), (1.0, -7.0))),
+    "neg": OpCase(lambda x: -x, ((-5, 5),), ((0.0,),)),
+    "relu": OpCase(lambda x: x.relu(), ((-5, 5),), ((0.0,), (1e-300,), (-1e-300,))),
+    "tanh": OpCase(lambda x: x.tanh(), ((-4, 4),), ((0.0,), (20.0,), (-20.0,))),
+    "sigmoid": OpCase(lambda x: x.sigmoid(), ((-8, 8),), ((0.0,), (-40.0,), (40.0,), (-700.0,))),
+    "exp": OpCase(lambda x: x.exp(), ((-5, 5),), ((-700.0,), (700.0,))),
+    "log": OpCase(lambda x: x.log(), ((0.01, 10),), ((1e-300,), (1.0,), (1e300,))),
+    "sqrt": OpCase(lambda x: x.sqrt(), ((0.01, 10),), ((1e-300,), (1e300,))),
+    "abs": OpCase(lambda x: x.abs(), ((-5, 5),), ((0.0,), (-1e-300,))),
+    "sin": OpCase(lambda x: x.sin(), ((-7, 7),), ((0.0,), (1e6,))),
+    "cos": OpCase(lambda x: x.cos(), ((-7, 7),), ((0.0,), (1e6,))),
+    "power(3)": OpCase(lambda x: x**3, ((-3, 3),), ((0.0,),), op_name="power"),
+    "power(-1)": OpCase(lambda x: x**-1, ((0.5, 3),), ((-2.0,),), op_name="power"),
+    "power(0.5)": OpCase(lambda x: x**0.5, ((0.01, 4),), ((1e-8,),), op_name="power"),
+    "power(-2.5)": OpCase(lambda x: x**-2.5, ((0.2, 4),), (), op_name="power"),
+}
+
+RANDOM_POINTS = 8
+
+
+def sample_points(name: str) -> list[tuple[float, ...]]:
+    """Seeded random points inside the op's domain."""
+    rng = random.Random(name)
+    return [tuple(rng.uniform(lo, hi) for lo, hi in OP_CASES[name].domain) for _ in range(RANDOM_POINTS)]
+
+
+def all_points(name: str) -> list[tuple[float, ...]]:
+    return sample_points(name) + list(OP_CASES[name].edges)
+
+
+def nanograd_value_and_grads(name: str, point: tuple[float, ...]) -> tuple[Value, list[float]]:
+    xs = [Value(p) for p in point]
+    out = OP_CASES[name].expr(*xs)
+    out.backpropagate()
+    return out, [x.grad for x in xs]
+
+
+def torch_value_and_grads(name: str, point: tuple[float, ...]) -> tuple[float, list[float]]:
+    xs = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in point]
+    out = OP_CASES[name].expr(*xs)
+    out.backward()
+    return out.item(), [x.grad.item() for x in xs]
+
+
+def assert_close(actual: float, expected: float, rel: float, abs_: float = 0.0) -> None:
+    if math.isnan(expected):
+        assert math.isnan(actual)
+    else:
+        assert actual == pytest.approx(expected, rel=rel, abs=abs_)
+
+
+def test_every_op_has_a_test_row() -> None:
+    covered = {case.op_name or name for name, case in OP_CASES.items()}
+    assert covered == set(OPS) | {"power"}
+
+
+@pytest.mark.parametrize("name", OP_CASES)
+def test_result_records_the_table_op(name: str) -> None:
+    out, _ = nanograd_value_and_grads(name, sample_points(name)[0])
+    assert out.op.name == (OP_CASES[name].op_name or name)
+    assert out.op is OPS.get(out.op.name, out.op)
+
+
+@pytest.mark.parametrize("name", OP_CASES)
+def test_matches_torch_float64(name: str) -> None:
+    for point in all_points(name):
+        out, grads = nanograd_value_and_grads(name, point)
+        ref_out, ref_grads = torch_value_and_grads(name, point)
+        assert_close(out.data, ref_out, rel=1e-12, abs_=1e-300)
+        for g, ref in zip(grads, ref_grads):
+            assert_close(g, ref, rel=1e-12, abs_=1e-300)
+
+
+@pytest.mark.parametrize("name", OP_CASES)
+def test_matches_central_finite_differences(name: str) -> None:
+    expr = OP_CASES[name].expr
+    for point in sample_points(name):
+        _, grads = nanograd_value_and_grads(name, point)
+        for i, g in enumerate(grads):
+            h = 1e-6 * max(1.0, abs(point[i]))
+            up = [Value(p + h * (j == i)) for j, p in enumerate(point)]
+            down = [Value(p - h * (j == i)) for j, p in enumerate(point)]
+            numeric = (expr(*up).data - expr(*down).data) / (2 * h)
+            assert g == pytest.approx(numeric, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", OP_CASES)
+def test_rules_evaluated_with_values_give_second_derivatives(name: str) -> None:
+    """Running an op's vjp on Values builds a graph; backprop through it is the 2nd derivative."""
+    case = OP_CASES[name]
+    for point in sample_points(name)[:3]:
+        xs = [Value(p) for p in point]
+        out = case.expr(*xs)
+        op = out.op
+        grads = op.vjp(VALUE_MATH, Value(1.0), out, *xs)
+        float_grads = op.vjp(FLOAT_MATH, 1.0, out.data, *point)
+        for i, g in enumerate(grads):
+            g = g if isinstance(g, Value) else Value(g)
+            assert g.data == pytest.approx(float_grads[i], rel=1e-12)
+            for x in xs:
+                x.grad = 0.0
+            g.backpropagate()
+            # The same second derivatives from torch.
+            ts = [torch.tensor(p, dtype=torch.float64, requires_grad=True) for p in point]
+            (first,) = torch.autograd.grad(case.expr(*ts), ts[i], create_graph=True)
+            second = torch.autograd.grad(first, ts, allow_unused=True) if first.requires_grad else None
+            for j, x in enumerate(xs):
+                ref = 0.0 if second is None or second[j] is None else second[j].item()
+                assert x.grad == pytest.approx(ref, rel=1e-10, abs=1e-12)
+
+
+def test_power_ops_are_cached_and_named() -> None:
+    assert power(3) is power(3.0)
+    assert power(3).symbol == "**3"
+    assert power(0.5).symbol == "**0.5"
+    assert (Value(2.0) ** 2).op.symbol == "**2"
