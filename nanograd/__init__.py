@@ -4,6 +4,7 @@ The core (``Value``, the op table, ``no_grad``) needs only the standard library;
 visualisation, the demo and the PyTorch bridge import their extras lazily.
 """
 
+import importlib
 import sys
 
 from . import neural_net
@@ -14,5 +15,27 @@ from .value import Value, is_grad_enabled, no_grad, zero_grad
 nn = neural_net
 sys.modules[f"{__name__}.nn"] = neural_net
 
-__all__ = ["OPS", "Op", "Value", "is_grad_enabled", "nn", "neural_net", "no_grad", "zero_grad"]
+#: Names imported on first use, name -> submodule, so ``import nanograd`` loads no optional extra.
+_LAZY_NAMES = {"draw_dot": "viz", "trace": "viz"}
+
+
+def __getattr__(name: str) -> object:
+    """Import a name listed in ``_LAZY_NAMES`` from its submodule on first access."""
+    if name in _LAZY_NAMES:
+        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+__all__ = [
+    "OPS",
+    "Op",
+    "Value",
+    "draw_dot",
+    "is_grad_enabled",
+    "neural_net",
+    "nn",
+    "no_grad",
+    "trace",
+    "zero_grad",
+]
 __version__ = "0.1.0"

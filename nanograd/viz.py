@@ -1,0 +1,156 @@
+"""Graph visualisation: :func:`trace` walks the graph behind a Value, :func:`draw_dot` draws it.
+
+Each Value becomes a record node ``{ label | data 1.0000 | grad 0.5000 }`` and each
+operation its own small node showing the op's symbol, as in micrograd's
+``trace_graph`` notebook. Drawing needs the optional ``graphviz`` Python package
+(``pip install "nanograd[viz]"``), imported only when :func:`draw_dot` runs, and
+rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import re
+from collections.abc import Iterator, Mapping
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from .value import Value
+
+if TYPE_CHECKING:
+    import graphviz
+
+#: The layout directions :func:`draw_dot` accepts: left to right, top to bottom.
+RANKDIRS = ("LR", "TB")
+#: The output formats :func:`draw_dot` accepts.
+FORMATS = ("svg", "png", "pdf")
+
+_DOT_INSTALL_HINT = (
+    "Rendering needs Graphviz's `dot` program, which is a system package, not a Python one: "
+    "install it with `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
+    "or `conda install graphviz`, or see https://graphviz.org/download/"
+)
+
+# Characters with a meaning inside a graphviz record label.
+_RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
+
+
+def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
+    """The nodes and edges of the graph that computed ``root``.
+
+    ``nodes`` lists every Value once, inputs before the Values computed from them
+    (each node's inputs visited in argument order, ``root`` last). ``edges`` holds
+    one ``(input, output)`` pair per input slot, in the same order, so ``a + a``
+    gives two edges from ``a``. The walk is iterative: any depth works.
+    """
+    nodes: list[Value] = []
+    seen = {root}
+    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(root.inputs))]
+    while stack:
+        node, pending = stack[-1]
+        for x in pending:
+            if x not in seen:
+                seen.add(x)
+                stack.append((x, iter(x.inputs)))
+                break
+        else:
+            stack.pop()
+            nodes.append(node)
+    edges = [(x, v) for v in nodes for x in v.inputs]
+    return nodes, edges
+
+
+def _import_graphviz() -> ModuleType:
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
+    return graphviz
+
+
+@contextlib.contextmanager
+def _dot_install_hint(not_found: type[Exception]) -> Iterator[None]:
+    """Append install instructions to a ``not_found`` (missing ``dot``) raised in the block."""
+    try:
+        yield
+    except not_found as e:
+        e.args = (f"{e}. {_DOT_INSTALL_HINT}",)
+        raise
+
+
+@functools.cache
+def _digraph_class(gv: ModuleType) -> type[graphviz.Digraph]:
+    """A subclass of ``gv.Digraph`` whose rendering errors say how to install ``dot``."""
+
+    class Digraph(gv.Digraph):
+        """A ``graphviz.Digraph`` that explains a missing ``dot`` program (see :func:`draw_dot`)."""
+
+        def render(self, *args: Any, **kwargs: Any) -> str:
+            with _dot_install_hint(gv.ExecutableNotFound):
+                return super().render(*args, **kwargs)
+
+        def pipe(self, *args: Any, **kwargs: Any) -> bytes | str:
+            with _dot_install_hint(gv.ExecutableNotFound):
+                return super().pipe(*args, **kwargs)
+
+    return Digraph
+
+
+def _record_label(v: Value, label: str) -> str:
+    fields = [_RECORD_SPECIAL.sub(r"\\\1", label)] if label else []
+    fields += [f"data {v.data:.4f}", f"grad {v.grad:.4f}"]
+    return "{ " + " | ".join(fields) + " }"
+
+
+def draw_dot(
+    root: Value,
+    format: str = "svg",
+    rankdir: str = "LR",
+    labels: Mapping[Value, str] | None = None,
+    max_nodes: int = 500,
+) -> graphviz.Digraph:
+    """Draw the graph that computed ``root`` as a ``graphviz.Digraph``.
+
+    Every Value is a record ``{ label | data | grad }`` (numbers to 4 decimals, the
+    label only if the Value has one) and every operation a small node showing its
+    symbol (``+``, ``*``, ``**2``, ``relu``, ...). The result displays inline in
+    Jupyter; ``draw_dot(y).render('gout')`` writes ``gout.svg`` (next to the DOT source ``gout``).
+
+    Args:
+        root: the Value to draw, usually after ``root.backpropagate()``.
+        format: ``'svg'``, ``'png'`` or ``'pdf'``: what ``render`` and ``pipe`` produce.
+        rankdir: ``'LR'`` (left to right) or ``'TB'`` (top to bottom).
+        labels: names for Values, overriding their ``.label``.
+        max_nodes: the most Values to draw; larger graphs raise ``ValueError``
+            because graphviz becomes unreadable and slow long before that.
+
+    Raises:
+        ValueError: an unknown ``format`` or ``rankdir``, or more than ``max_nodes`` Values.
+        ImportError: the graphviz Python package is not installed.
+
+    Building the Digraph needs only the Python package; rendering it (``render``,
+    ``pipe``, Jupyter display) also needs Graphviz's ``dot`` program and raises
+    ``graphviz.ExecutableNotFound``, with install instructions, without it.
+    """
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
+    nodes, edges = trace(root)
+    if len(nodes) > max_nodes:
+        raise ValueError(
+            f"the graph has {len(nodes)} values, more than max_nodes={max_nodes}; "
+            "pass a larger max_nodes to draw it anyway"
+        )
+    labels = labels or {}
+    dot = _digraph_class(_import_graphviz())(format=format, graph_attr={"rankdir": rankdir})
+    names = {v: f"v{i}" for i, v in enumerate(nodes)}
+    for v in nodes:
+        dot.node(names[v], _record_label(v, labels.get(v, v.label)), shape="record")
+        if v.op is not None:
+            dot.node(f"{names[v]}_op", v.op.symbol)
+            dot.edge(f"{names[v]}_op", names[v])
+    for x, v in edges:
+        dot.edge(names[x], f"{names[v]}_op")
+    return dot
