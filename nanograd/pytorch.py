@@ -1,0 +1,257 @@
+"""The PyTorch bridge: move models between nanograd and PyTorch, and call nanograd from PyTorch.
+
+* :func:`to_torch` / :func:`from_torch` turn an ``MLP``, ``Layer`` or ``Neuron`` into an
+  ``nn.Sequential`` of ``nn.Linear`` and activation modules, and back, with the same weights
+  (the round trip is exact in float64).
+* :data:`TORCH_MATH` is the op table's math namespace for tensors, so every op rule runs on
+  tensors too; :func:`torch_reference` evaluates an op's forward rule with it.
+* :func:`function` wraps a scalar nanograd function as a ``torch.nn.Module`` that autograd
+  can differentiate: it runs nanograd once per sample and hands back the per-sample gradients.
+* :func:`value_from_tensor` / :func:`value_to_tensor` convert single numbers.
+
+PyTorch is an optional extra: only this module imports it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable
+from types import SimpleNamespace
+from typing import Any
+
+try:
+    import torch
+    from torch import nn
+    from torch.autograd.function import once_differentiable
+except ImportError as e:
+    raise ImportError('nanograd.pytorch needs PyTorch: pip install "nanograd[torch]"') from e
+
+from .neural_net import MLP, Layer, Neuron
+from .ops import FLOAT_MATH, OPS, Op
+from .value import Value, is_grad_enabled, no_grad
+
+__all__ = [
+    "TORCH_MATH",
+    "FunctionModule",
+    "ScalarFunction",
+    "from_torch",
+    "function",
+    "to_torch",
+    "torch_reference",
+    "value_from_tensor",
+    "value_to_tensor",
+]
+
+Model = MLP | Layer | Neuron
+
+#: The op table's math namespace for torch tensors: the torch function of the same name
+#: for every function of :data:`nanograd.ops.FLOAT_MATH` (``exp``, ``log``, ..., ``xlogy``).
+TORCH_MATH = SimpleNamespace(**{name: getattr(torch, name) for name in vars(FLOAT_MATH)})
+
+#: nanograd activation name -> torch activation module (None: no module, linear).
+_TORCH_ACTIVATIONS: dict[str, type[nn.Module] | None] = {
+    "relu": nn.ReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "linear": None,
+}
+
+
+def torch_reference(op: Op | str, *tensors: torch.Tensor) -> torch.Tensor:
+    """Evaluate ``op`` (an :class:`~nanograd.ops.Op` or its name in ``OPS``) on tensors, elementwise.
+
+    This is ``op.forward(TORCH_MATH, *tensors)``: the op table's own forward rule, run by torch,
+    so torch autograd differentiates it independently of nanograd's vjp rules.
+    """
+    op = OPS[op] if isinstance(op, str) else op
+    return op.forward(TORCH_MATH, *tensors)
+
+
+# -- models ----------------------------------------------------------------------------
+
+
+def _layers(model: Model) -> list[list[Neuron]]:
+    """The neurons of each layer of ``model``, first layer first."""
+    if isinstance(model, MLP):
+        return [layer.neurons for layer in model.layers]
+    if isinstance(model, Layer):
+        return [model.neurons]
+    if isinstance(model, Neuron):
+        return [[model]]
+    raise TypeError(f"to_torch: expected a nanograd MLP, Layer or Neuron, got {type(model).__name__}")
+
+
+def to_torch(model: Model, dtype: torch.dtype = torch.float64) -> nn.Sequential:
+    """A ``torch.nn.Sequential`` computing the same function as ``model``, with copied weights.
+
+    Each nanograd layer becomes an ``nn.Linear`` (neuron ``i``'s weights are row ``i`` of the
+    weight matrix, its bias entry ``i`` of the bias) followed by ``nn.ReLU``, ``nn.Tanh`` or
+    ``nn.Sigmoid`` (nothing for a linear layer). The module maps inputs of shape
+    ``(batch, nin)`` to ``(batch, nout)``, also where nanograd returns a single ``Value``
+    (``nout == 1``). Move it to a device with ``.to(device)`` as usual; :func:`from_torch` turns
+    it back into an ``MLP`` (one layer for a ``Layer`` or ``Neuron``).
+    """
+    modules: list[nn.Module] = []
+    for neurons in _layers(model):
+        linear = nn.Linear(len(neurons[0].w), len(neurons), dtype=dtype)
+        linear.weight = nn.Parameter(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=dtype))
+        linear.bias = nn.Parameter(torch.tensor([n.b.data for n in neurons], dtype=dtype))
+        modules.append(linear)
+        activation = _TORCH_ACTIVATIONS[neurons[0].activation]
+        if activation is not None:
+            modules.append(activation())
+    return nn.Sequential(*modules)
+
+
+def _activation_name(module: nn.Module) -> str | None:
+    """The nanograd name of a torch activation module, or None if it is not one."""
+    return next((name for name, cls in _TORCH_ACTIVATIONS.items() if cls and type(module) is cls), None)
+
+
+def _linear_layers(sequential: nn.Sequential) -> list[tuple[nn.Linear, str]]:
+    """Split ``sequential`` into (Linear, activation name) pairs, or raise naming the first misfit."""
+    pairs: list[tuple[nn.Linear, str]] = []
+    for module in sequential:
+        activation = _activation_name(module)
+        if isinstance(module, nn.Linear):
+            pairs.append((module, "linear"))
+        elif activation is not None and pairs and pairs[-1][1] == "linear":
+            pairs[-1] = (pairs[-1][0], activation)
+        else:
+            hint = "" if activation is None else " (nanograd has one activation right after each Linear)"
+            raise TypeError(f"from_torch: cannot represent torch layer {module!r}{hint}")
+    if not pairs:
+        raise TypeError(f"from_torch: cannot represent an empty {sequential!r}")
+    return pairs
+
+
+def _copy_linear(linear: nn.Linear, layer: Layer) -> None:
+    """Copy ``linear``'s weights and bias (zeros when it has none) into ``layer``'s neurons."""
+    weight = linear.weight.detach().double().tolist()
+    bias = [0.0] * linear.out_features if linear.bias is None else linear.bias.detach().double().tolist()
+    for neuron, row, b in zip(layer.neurons, weight, bias, strict=True):
+        for w, x in zip(neuron.w, row, strict=True):
+            w.data = x
+        neuron.b.data = b
+
+
+def from_torch(module: nn.Module) -> MLP | Layer:
+    """The nanograd model computing the same function as a torch ``module``, with exact weights.
+
+    A single ``nn.Linear`` becomes a linear :class:`~nanograd.neural_net.Layer`; an
+    ``nn.Sequential`` of ``nn.Linear`` modules, each optionally followed by ``nn.ReLU``,
+    ``nn.Tanh`` or ``nn.Sigmoid``, becomes an :class:`~nanograd.neural_net.MLP` (hidden layers
+    may use different activations). A Linear without bias gets a zero bias. Anything else
+    raises ``TypeError: from_torch: cannot represent torch layer ...`` naming the module.
+    """
+    if isinstance(module, nn.Linear):
+        layer = Layer(module.in_features, module.out_features, "linear")
+        _copy_linear(module, layer)
+        return layer
+    if not isinstance(module, nn.Sequential):
+        raise TypeError(f"from_torch: cannot represent torch layer {module!r}")
+    pairs = _linear_layers(module)
+    activations = [activation for _, activation in pairs]
+    mlp = MLP(
+        pairs[0][0].in_features,
+        [linear.out_features for linear, _ in pairs],
+        activation=activations[0],
+        output_activation=activations[-1],
+    )
+    for i, (linear, activation) in enumerate(pairs):
+        if mlp.layers[i].activation != activation:  # a hidden layer unlike the first one
+            mlp.layers[i] = Layer(linear.in_features, linear.out_features, activation)
+        _copy_linear(linear, mlp.layers[i])
+    return mlp
+
+
+# -- calling nanograd from torch ----------------------------------------------------------
+
+
+class ScalarFunction(torch.autograd.Function):
+    """``ScalarFunction.apply(x, fn)``: ``fn`` applied to each row of ``x`` (batch, n) -> (batch,).
+
+    The forward pass builds one nanograd graph per sample and, when ``x`` needs a gradient,
+    backpropagates it right away, keeping the per-sample gradient (a row of the Jacobian).
+    The backward pass is the vector-Jacobian product ``grad_output[:, None] * jacobian``;
+    it is not itself differentiable (no double backward).
+    """
+
+    @staticmethod
+    def forward(ctx: Any, x: torch.Tensor, fn: Callable[..., Value]) -> torch.Tensor:
+        need_grad = ctx.needs_input_grad[0]
+        if need_grad and not is_grad_enabled():
+            raise RuntimeError("nanograd.pytorch.function: gradients are needed but nanograd.no_grad() is on")
+        outputs: list[float] = []
+        jacobian: list[list[float]] = []
+        with contextlib.nullcontext() if need_grad else no_grad():
+            for row in x.detach().to("cpu", torch.float64).tolist():
+                inputs = [Value(v) for v in row]
+                out = fn(*inputs)
+                if not isinstance(out, Value):
+                    raise TypeError(f"{fn!r} must return a Value, got {type(out).__name__}")
+                outputs.append(out.data)
+                if need_grad:
+                    out.backpropagate()
+                    jacobian.append([v.grad for v in inputs])
+        if need_grad:
+            ctx.save_for_backward(torch.tensor(jacobian, dtype=x.dtype, device=x.device).reshape(x.shape))
+        return torch.tensor(outputs, dtype=x.dtype, device=x.device)
+
+    @staticmethod
+    @once_differentiable
+    def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        (jacobian,) = ctx.saved_tensors
+        return grad_output[:, None] * jacobian, None
+
+
+class FunctionModule(nn.Module):
+    """A scalar nanograd function as a torch module: input (batch, n) -> output (batch,).
+
+    Row ``i`` of the input holds the ``n`` arguments of sample ``i``. Create it with
+    :func:`function`.
+    """
+
+    def __init__(self, fn: Callable[..., Value]) -> None:
+        super().__init__()
+        self.fn = fn
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``fn`` applied to each row of ``x``, differentiable by torch autograd."""
+        if x.dim() != 2:
+            raise ValueError(f"function({self.extra_repr()}): expected input of shape (batch, n), got {tuple(x.shape)}")
+        return ScalarFunction.apply(x, self.fn)
+
+    def extra_repr(self) -> str:
+        return getattr(self.fn, "__name__", repr(self.fn))
+
+
+def function(fn: Callable[..., Value]) -> FunctionModule:
+    """Wrap ``fn(*values) -> Value`` (``n`` Values in, one out) for batched tensors.
+
+    The result is a ``torch.nn.Module`` mapping a tensor of shape ``(batch, n)`` (one sample
+    per row) to ``(batch,)``; torch autograd differentiates it through nanograd's gradients, so
+    it can sit in an ``nn.Sequential`` next to native layers. Works as a decorator, too::
+
+        @function
+        def f(x, y):
+            return (x * y).tanh() + y.exp()
+
+        f(torch.randn(8, 2, dtype=torch.float64, requires_grad=True)).sum().backward()
+    """
+    return FunctionModule(fn)
+
+
+# -- single numbers --------------------------------------------------------------------------
+
+
+def value_from_tensor(t: torch.Tensor) -> Value:
+    """A new leaf ``Value`` holding the number in a 0-d or one-element tensor ``t``."""
+    if t.numel() != 1:
+        raise ValueError(f"value_from_tensor: expected a tensor with one element, got shape {tuple(t.shape)}")
+    return Value(t.item())
+
+
+def value_to_tensor(v: Value, dtype: torch.dtype = torch.float64) -> torch.Tensor:
+    """A 0-d tensor of ``dtype`` holding ``v``'s number (the gradient is not copied)."""
+    return torch.tensor(v.data, dtype=dtype)
