@@ -79,7 +79,7 @@ def torch_step_times() -> list[float]:
     """The same step as batched float64 torch tensors, starting from micrograd's weights."""
     import torch
 
-    Value, MLP = scalar_engine("nanograd")
+    _, MLP = scalar_engine("nanograd")
     X, y = moons()
     random.seed(SEED)
     ref = MLP(2, [16, 16, 1])

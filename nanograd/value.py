@@ -9,6 +9,21 @@ graph from the output back to the inputs, applying each op's vjp rule: that loop
 A node stores data, not closures: its inputs (an ordered tuple, so ``a + a`` keeps
 both edges) and its op. Graphs therefore contain no reference cycles and are freed
 as soon as the last reference to the output goes away.
+
+Numbers and errors
+------------------
+* A ``Value`` holds a Python float. Non-real input (``"abc"``, ``None``, complex)
+  raises ``TypeError`` naming the operation and the value.
+* Domain errors raise the exception Python's :mod:`math` would, with the op and its
+  inputs in the message: ``ValueError`` for ``log``/``sqrt`` outside their domain and
+  for a negative base to a fractional power (never a complex number),
+  ``ZeroDivisionError`` for division by zero and zero to a negative power.
+* Overflow: when finite inputs give an infinite or NaN result (``exp(1000)``,
+  ``1e308 * 10``), the op raises ``OverflowError``. Infinite or NaN *inputs* are
+  allowed and follow IEEE-754 (``inf + 1 == inf``), as in PyTorch.
+* Backpropagation raises the same errors, naming the op, where a local derivative is
+  infinite (``sqrt`` or ``x ** 0.5`` at 0). The gradient of ``x ** y`` with respect
+  to ``y`` is NaN for a negative ``x``, as in PyTorch.
 """
 
 from __future__ import annotations
@@ -19,8 +34,12 @@ import math
 import numbers
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
+from typing import TYPE_CHECKING
 
 from .ops import FLOAT_MATH, OPS, Op, power
+
+if TYPE_CHECKING:
+    import torch
 
 Number = int | float
 
@@ -198,6 +217,20 @@ class Value:
 
     def __float__(self) -> float:
         return self.data
+
+    # -- PyTorch (the optional extra, imported on first use) ---------------------------
+    @classmethod
+    def from_torch(cls, tensor: torch.Tensor) -> Value:
+        """A new leaf holding the number in a 0-d or one-element torch tensor."""
+        from .pytorch import value_from_tensor
+
+        return value_from_tensor(tensor)
+
+    def to_torch(self, dtype: torch.dtype | None = None) -> torch.Tensor:
+        """A 0-d torch tensor holding this Value's number (float64 unless ``dtype`` says otherwise)."""
+        from .pytorch import value_to_tensor
+
+        return value_to_tensor(self) if dtype is None else value_to_tensor(self, dtype)
 
     # -- backpropagation -------------------------------------------------------------
     def backpropagate(self) -> None:
