@@ -1,0 +1,6 @@
+"""``python -m nanograd``: the same as the ``nanograd`` command."""
+
+from .cli import main
+
+if __name__ == "__main__":
+    raise SystemExit(main())

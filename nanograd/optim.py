@@ -1,0 +1,133 @@
+"""Optimisers: SGD (with momentum and weight decay) and Adam, as in ``torch.optim``.
+
+An optimiser holds a list of parameters (Values). After ``loss.backpropagate()``,
+``step()`` updates each parameter's number (``p.data``) from its gradient (``p.grad``);
+``zero_grad()`` clears the gradients for the next step. Both follow PyTorch's update
+rules, so in float64 they produce the same numbers as ``torch.optim.SGD`` and
+``torch.optim.Adam`` up to rounding.
+
+A learning-rate schedule is a function of the step number ``k`` (0 for the first
+``step()``) returning a factor for ``lr``, like ``torch.optim.lr_scheduler.LambdaLR``.
+micrograd's demo decays the rate linearly from 1.0, which is::
+
+    SGD(model.parameters(), lr=1.0, lr_schedule=linear_decay(100))  # 1.0 - 0.9*k/100
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+
+from .value import Value, zero_grad
+
+Schedule = Callable[[int], float]
+
+
+def linear_decay(total_steps: int, decay: float = 0.9) -> Schedule:
+    """The schedule ``k -> 1.0 - decay * k / total_steps`` (micrograd's demo: decay 0.9)."""
+    if total_steps < 1:
+        raise ValueError(f"linear_decay: total_steps must be positive, got {total_steps!r}")
+    return lambda k: 1.0 - decay * k / total_steps
+
+
+class Optimizer:
+    """Base class: the parameters, the learning rate and its schedule, and the step count."""
+
+    def __init__(self, params: Iterable[Value], lr: float, lr_schedule: Schedule | None = None) -> None:
+        self.params = list(params)
+        if not self.params:
+            raise ValueError(f"{type(self).__name__}: got an empty parameter list")
+        if lr < 0:
+            raise ValueError(f"{type(self).__name__}: lr must be non-negative, got {lr!r}")
+        self.lr = lr
+        self.lr_schedule = lr_schedule
+        #: Number of ``step()`` calls so far.
+        self.steps = 0
+
+    def current_lr(self) -> float:
+        """The learning rate the next ``step()`` uses: ``lr * lr_schedule(steps)``."""
+        return self.lr if self.lr_schedule is None else self.lr * self.lr_schedule(self.steps)
+
+    def zero_grad(self) -> None:
+        """Set every parameter's gradient to 0."""
+        zero_grad(self.params)
+
+    def step(self) -> None:
+        """Update every parameter from its gradient, with the current learning rate."""
+        self._update(self.current_lr())
+        self.steps += 1
+
+    def _update(self, lr: float) -> None:
+        raise NotImplementedError
+
+    def _gradients(self, weight_decay: float) -> list[float]:
+        """Each parameter's gradient plus ``weight_decay * p`` (L2 regularisation, as in torch.optim)."""
+        if not weight_decay:
+            return [p.grad for p in self.params]
+        return [p.grad + weight_decay * p.data for p in self.params]
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent: ``p -= lr * d`` with ``d = grad + weight_decay * p``.
+
+    With ``momentum`` m, ``d`` is replaced by the buffer ``b = m * b + d`` (``b = d`` on
+    the first step), as in ``torch.optim.SGD`` without dampening or Nesterov.
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float,
+        momentum: float = 0.0,
+        weight_decay: float = 0.0,
+        lr_schedule: Schedule | None = None,
+    ) -> None:
+        super().__init__(params, lr, lr_schedule)
+        self.momentum = momentum
+        self.weight_decay = weight_decay
+        self._buffers: list[float] | None = None
+
+    def _update(self, lr: float) -> None:
+        directions = self._gradients(self.weight_decay)
+        if self.momentum:
+            if self._buffers is not None:
+                directions = [self.momentum * b + d for b, d in zip(self._buffers, directions)]
+            self._buffers = directions
+        for p, d in zip(self.params, directions):
+            p.data -= lr * d
+
+
+class Adam(Optimizer):
+    """Adam (Kingma & Ba) with bias correction, as in ``torch.optim.Adam``.
+
+    ``weight_decay`` adds ``weight_decay * p`` to the gradient (L2, not AdamW's
+    decoupled decay).
+    """
+
+    def __init__(
+        self,
+        params: Iterable[Value],
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0.0,
+        lr_schedule: Schedule | None = None,
+    ) -> None:
+        super().__init__(params, lr, lr_schedule)
+        if not all(0.0 <= beta < 1.0 for beta in betas):
+            raise ValueError(f"Adam: betas must lie in [0, 1), got {betas!r}")
+        self.betas = betas
+        self.eps = eps
+        self.weight_decay = weight_decay
+        self._m = [0.0] * len(self.params)
+        self._v = [0.0] * len(self.params)
+
+    def _update(self, lr: float) -> None:
+        beta1, beta2 = self.betas
+        t = self.steps + 1
+        step_size = lr / (1 - beta1**t)
+        bias_correction2_sqrt = math.sqrt(1 - beta2**t)
+        for i, (p, g) in enumerate(zip(self.params, self._gradients(self.weight_decay))):
+            self._m[i] = beta1 * self._m[i] + (1 - beta1) * g
+            self._v[i] = beta2 * self._v[i] + (1 - beta2) * g * g
+            p.data -= step_size * self._m[i] / (math.sqrt(self._v[i]) / bias_correction2_sqrt + self.eps)

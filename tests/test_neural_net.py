@@ -1,0 +1,209 @@
+"""Tests for nanograd.neural_net: structure, initialisation, state dicts, save/load."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+from pathlib import Path
+
+import pytest
+
+from nanograd import Value, nn
+from nanograd.neural_net import INITS, MLP, Layer, Neuron
+
+
+@pytest.fixture
+def model() -> MLP:
+    random.seed(1337)
+    return MLP(2, [16, 16, 1])
+
+
+def test_nn_is_neural_net() -> None:
+    import nanograd.neural_net
+
+    assert nn is nanograd.neural_net
+
+
+def test_shapes_and_parameter_count(model: MLP) -> None:
+    assert [(layer.nin, layer.nout, layer.activation) for layer in model.layers] == [
+        (2, 16, "relu"),
+        (16, 16, "relu"),
+        (16, 1, "linear"),
+    ]
+    assert len(model.parameters()) == 337
+    assert all(len(n.w) == 16 and n.b.data == 0.0 for n in model.layers[1].neurons)
+    assert isinstance(model([0.5, -0.5]), Value)
+    assert len(MLP(3, [4, 2])([1.0, 2.0, 3.0])) == 2
+
+
+def test_parameter_names_are_unique_and_ordered(model: MLP) -> None:
+    names = [name for name, _ in model.named_parameters()]
+    assert len(set(names)) == 337
+    assert names[:3] == ["layers.0.neurons.0.w.0", "layers.0.neurons.0.w.1", "layers.0.neurons.0.b"]
+    assert names[-1] == "layers.2.neurons.0.b"
+
+
+@pytest.mark.parametrize(
+    ("activation", "expected"),
+    [("relu", 0.0), ("tanh", math.tanh(-2.0)), ("sigmoid", 1 / (1 + math.exp(2.0))), ("linear", -2.0)],
+)
+def test_activations(activation: str, expected: float) -> None:
+    n = Neuron(2, activation)
+    n.w[0].data, n.w[1].data, n.b.data = 1.0, 1.0, -1.0
+    assert n([0.5, -1.5]).data == pytest.approx(expected, rel=1e-15)
+
+
+def test_per_layer_activations() -> None:
+    mlp = MLP(1, [2, 3, 1], activation=["tanh", "sigmoid"], output_activation="relu")
+    assert [layer.activation for layer in mlp.layers] == ["tanh", "sigmoid", "relu"]
+    with pytest.raises(ValueError, match="2 hidden layers but 1"):
+        MLP(1, [2, 3, 1], activation=["tanh"])
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Neuron(2, "softplus"),
+        lambda: Neuron(0),
+        lambda: Layer(2, 0),
+        lambda: MLP(2, []),
+        lambda: MLP(2, [1], init="he"),
+    ],
+)
+def test_bad_arguments(make) -> None:
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_default_init_draws_micrograds_random_numbers() -> None:
+    random.seed(7)
+    expected = [random.uniform(-1, 1) for _ in range(2 * 3 + 3 * 1)]
+    random.seed(7)
+    mlp = MLP(2, [3, 1])
+    weights = [p.data for name, p in mlp.named_parameters() if not name.endswith(".b")]
+    assert weights == expected
+
+
+@pytest.mark.parametrize(
+    ("init", "bound"), [("uniform", 1.0), ("xavier", math.sqrt(6 / 40)), ("kaiming", math.sqrt(6 / 30))]
+)
+def test_init_bounds(init: str, bound: float) -> None:
+    random.seed(0)
+    layer = Layer(30, 10, init=init)
+    weights = [w.data for n in layer.neurons for w in n.w]
+    assert max(abs(w) for w in weights) <= bound
+    assert max(abs(w) for w in weights) > 0.9 * bound  # 300 draws come close to the bound
+    assert INITS[init](30, 10) == bound
+
+
+def test_zeros_init_draws_no_random_numbers() -> None:
+    random.seed(3)
+    state = random.getstate()
+    mlp = MLP(2, [4, 1], init="zeros")
+    assert random.getstate() == state
+    assert all(p.data == 0.0 for p in mlp.parameters())
+
+
+def test_repr(model: MLP) -> None:
+    assert repr(model) == "MLP(2, [16, 16, 1], activation='relu', output_activation='linear', parameters=337)"
+    assert repr(model.layers[0]) == "Layer(2, 16, activation='relu')"
+    assert repr(model.layers[2].neurons[0]) == "Neuron(16, activation='linear')"
+
+
+def test_state_dict_round_trip(model: MLP) -> None:
+    state = model.state_dict()
+    assert len(state) == 337 and all(type(x) is float for x in state.values())
+    other = MLP(2, [16, 16, 1], init="zeros")
+    other.load_state_dict(state)
+    assert other.state_dict() == state
+    assert other([0.3, -0.2]).data == model([0.3, -0.2]).data
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda s: s.pop("layers.1.neurons.3.w.7"), "1 missing"),
+        (lambda s: s.update({"layers.3.neurons.0.b": 1.0}), "1 unexpected"),
+        (lambda s: s.update({"layers.0.neurons.0.b": "0.5"}), "must be a real number"),
+        (lambda s: s.update({"layers.0.neurons.0.b": True}), "must be a real number"),
+    ],
+)
+def test_load_state_dict_rejects_bad_state_and_changes_nothing(model: MLP, edit, match: str) -> None:
+    before = model.state_dict()
+    state = {name: 0.5 for name in before}
+    edit(state)
+    with pytest.raises(ValueError, match=match):
+        model.load_state_dict(state)
+    assert model.state_dict() == before
+
+
+def test_save_load_round_trip(model: MLP, tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    model.save(path)
+    loaded = MLP.load(path)
+    assert loaded.architecture() == model.architecture()
+    assert loaded.state_dict() == model.state_dict()  # exact: JSON keeps every float's repr
+    assert [p.name for p in tmp_path.iterdir()] == ["model.json"]  # no temporary file left behind
+
+
+def test_save_load_keeps_per_layer_activations(tmp_path: Path) -> None:
+    mlp = MLP(3, [4, 5, 2], activation=["tanh", "sigmoid"], output_activation="sigmoid", init="xavier")
+    mlp.save(tmp_path / "m.json")
+    loaded = MLP.load(tmp_path / "m.json")
+    assert [layer.activation for layer in loaded.layers] == ["tanh", "sigmoid", "sigmoid"]
+    assert loaded([1.0, 2.0, 3.0])[1].data == mlp([1.0, 2.0, 3.0])[1].data
+
+
+def test_save_replaces_existing_file_atomically(model: MLP, tmp_path: Path) -> None:
+    path = tmp_path / "model.json"
+    path.write_text("old")
+    model.save(path)
+    assert json.loads(path.read_text())["format"] == "nanograd.MLP"
+
+
+def test_save_rejects_non_finite_parameters(model: MLP, tmp_path: Path) -> None:
+    model.layers[0].neurons[0].b.data = math.nan
+    with pytest.raises(ValueError, match=r"layers\.0\.neurons\.0\.b"):
+        model.save(tmp_path / "m.json")
+    assert list(tmp_path.iterdir()) == []
+
+
+def _saved(model: MLP, tmp_path: Path) -> Path:
+    path = tmp_path / "model.json"
+    model.save(path)
+    return path
+
+
+def test_load_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError):
+        MLP.load(tmp_path / "nope.json")
+
+
+@pytest.mark.parametrize(
+    ("corrupt", "match"),
+    [
+        (lambda text: text[: len(text) // 2], "invalid JSON"),
+        (lambda text: "", "invalid JSON"),
+        (lambda text: "{'format': 'nanograd.MLP'}", "invalid JSON"),
+        (lambda text: b"\xff\xfe".decode("latin-1") + text, "invalid JSON"),
+        (lambda text: "[1, 2, 3]", "not a nanograd model file"),
+        (lambda text: text.replace('"nanograd.MLP"', '"pickle"'), "not a nanograd model file"),
+        (lambda text: text.replace('"version": 1', '"version": 99'), "unsupported model file version"),
+        (lambda text: text.replace('"parameters"', '"params"'), "'architecture' and a 'parameters'"),
+        # the architecture says 17 hidden units, the parameters are for 16
+        (lambda text: text.replace("16,", "17,", 1), "missing"),
+        (lambda text: text.replace('"nin": 2', '"nin": 3'), "missing"),
+        (lambda text: text.replace('"nin": 2', '"nin": "2"'), "nin must be a positive int"),
+        (lambda text: text.replace('"output_activation"', '"outputs"'), "unexpected keyword"),
+        (lambda text: text.replace('"layers.2.neurons.0.b": 0.0', '"layers.2.neurons.0.b": null'), "real number"),
+    ],
+)
+def test_load_bad_file_raises_clear_error(model: MLP, tmp_path: Path, corrupt, match: str) -> None:
+    path = _saved(model, tmp_path)
+    path.write_bytes(corrupt(path.read_text()).encode("latin-1"))
+    before = model.state_dict()
+    with pytest.raises(ValueError, match=match) as info:
+        MLP.load(path)
+    assert str(path) in str(info.value)
+    assert model.state_dict() == before
