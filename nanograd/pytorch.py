@@ -145,7 +145,7 @@ def from_torch(module: nn.Module) -> MLP | Layer:
     raises ``TypeError: from_torch: cannot represent torch layer ...`` naming the module.
     """
     if isinstance(module, nn.Linear):
-        layer = Layer(module.in_features, module.out_features, "linear")
+        layer = Layer(module.in_features, module.out_features, "linear", init="zeros")
         _copy_linear(module, layer)
         return layer
     if not isinstance(module, nn.Sequential):
@@ -155,13 +155,12 @@ def from_torch(module: nn.Module) -> MLP | Layer:
     mlp = MLP(
         pairs[0][0].in_features,
         [linear.out_features for linear, _ in pairs],
-        activation=activations[0],
+        activation=activations[:-1],
         output_activation=activations[-1],
+        init="zeros",
     )
-    for i, (linear, activation) in enumerate(pairs):
-        if mlp.layers[i].activation != activation:  # a hidden layer unlike the first one
-            mlp.layers[i] = Layer(linear.in_features, linear.out_features, activation)
-        _copy_linear(linear, mlp.layers[i])
+    for (linear, _), layer in zip(pairs, mlp.layers):
+        _copy_linear(linear, layer)
     return mlp
 
 

@@ -341,3 +341,10 @@ def test_value_from_and_to_torch() -> None:
     t = v.to_torch()
     assert t.dtype == torch.float64 and t.dim() == 0 and t.item() == 2.5
     assert v.to_torch(torch.float32).dtype == torch.float32
+
+
+def test_from_torch_draws_no_random_numbers() -> None:
+    state = random.getstate()
+    from_torch(torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 1)))
+    from_torch(torch.nn.Linear(2, 2))
+    assert random.getstate() == state
