@@ -6,9 +6,11 @@ records the inputs and the op on the new node. ``backpropagate()`` then walks th
 graph from the output back to the inputs, applying each op's vjp rule: that loop,
 :func:`_propagate`, is the chain rule, and it is the only place it lives.
 
-A node stores data, not closures: its inputs (an ordered tuple, so ``a + a`` keeps
-both edges) and its op. Graphs therefore contain no reference cycles and are freed
-as soon as the last reference to the output goes away.
+A node stores data, not closures: its op and its one or two inputs, in order (two
+slots, read as the ordered tuple ``inputs``, so ``a + a`` keeps both edges). Graphs
+therefore contain no reference cycles and are freed as soon as the last reference to
+the output goes away; and with one garbage-collected object per node instead of a
+node plus a tuple, the cycle collector has half as much to scan.
 
 Numbers and errors
 ------------------
@@ -89,18 +91,16 @@ def _check_finite(op: Op, out: float, args: tuple[float, ...]) -> None:
         raise OverflowError(f"{op.name}({_describe(args)}) is not finite: {out!r}")
 
 
-def _node(data: float, rule: Op, inputs: tuple[Value, ...]) -> Value:
-    """A new Value produced by ``rule`` from ``inputs`` (a leaf under ``no_grad``)."""
+def _node(data: float, rule: Op, a: Value, b: Value | None = None) -> Value:
+    """A new Value produced by ``rule`` from ``a`` (and ``b``); a leaf under ``no_grad``."""
     out = Value.__new__(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
     if _grad_enabled.get():
-        out._inputs = inputs
-        out._rule = rule
+        out._a, out._b, out._rule = a, b, rule
     else:
-        out._inputs = ()
-        out._rule = None
+        out._a = out._b = out._rule = None
     return out
 
 
@@ -113,7 +113,7 @@ def _apply1(rule: Op, a: Value) -> Value:
         raise _op_error(rule, (x,), e) from None
     if not math.isfinite(out):
         _check_finite(rule, out, (x,))
-    return _node(out, rule, (a,))
+    return _node(out, rule, a)
 
 
 def _apply2(rule: Op, a: Value, b: Value) -> Value:
@@ -125,7 +125,7 @@ def _apply2(rule: Op, a: Value, b: Value) -> Value:
         raise _op_error(rule, (x, y), e) from None
     if not math.isfinite(out):
         _check_finite(rule, out, (x, y))
-    return _node(out, rule, (a, b))
+    return _node(out, rule, a, b)
 
 
 class Value:
@@ -136,12 +136,13 @@ class Value:
     by :func:`nanograd.draw_dot`.
     """
 
-    __slots__ = ("_inputs", "_rule", "data", "grad", "label")
+    __slots__ = ("_a", "_b", "_rule", "data", "grad", "label")
 
     def __init__(self, data: Number, label: str = "") -> None:
         self.data = _to_float(data, "Value") if type(data) is not float else data
         self.grad = 0.0
-        self._inputs: tuple[Value, ...] = ()
+        self._a: Value | None = None  # first input (None for a leaf)
+        self._b: Value | None = None  # second input (None for a leaf or a unary op)
         self._rule: Op | None = None
         self.label = label
 
@@ -166,8 +167,10 @@ class Value:
 
     @property
     def inputs(self) -> tuple[Value, ...]:
-        """The Values this one was computed from, in argument order (empty for a leaf)."""
-        return self._inputs
+        """The Values this one was computed from, as an ordered tuple (empty for a leaf)."""
+        if self._b is not None:
+            return (self._a, self._b)
+        return () if self._a is None else (self._a,)
 
     @property
     def op(self) -> Op | None:
@@ -177,7 +180,7 @@ class Value:
     @property
     def _prev(self) -> tuple[Value, ...]:
         """micrograd's name for :attr:`inputs` (read-only)."""
-        return self._inputs
+        return self.inputs
 
     @property
     def _op(self) -> str:
@@ -301,7 +304,10 @@ def _count_consumers(root: Value) -> dict[Value, int]:
     consumers = {root: 0}
     stack = [root]
     while stack:
-        for x in stack.pop()._inputs:
+        node = stack.pop()
+        for x in (node._a, node._b):
+            if x is None:
+                break
             if x in consumers:
                 consumers[x] += 1
             else:
@@ -325,18 +331,16 @@ def _propagate(root: Value) -> None:
         rule = node._rule
         if rule is None:
             continue
-        inputs = node._inputs
-        # Ops are unary or binary; spelling out the two calls avoids building an argument list.
-        x = inputs[0].data
+        a, b = node._a, node._b
         try:
-            if len(inputs) == 1:
-                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, x)
+            if b is None:
+                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, a.data)
             else:
-                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, x, inputs[1].data)
+                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, a.data, b.data)
         except (ArithmeticError, ValueError) as e:
-            args = tuple(v.data for v in inputs)
+            args = tuple(v.data for v in node.inputs)
             raise _op_error(rule, args, e, during="backpropagate through ") from None
-        for v, g in zip(inputs, grads):
+        for v, g in zip((a, b), grads):
             v.grad += g
             remaining = consumers[v] - 1
             consumers[v] = remaining
