@@ -23,10 +23,10 @@ How to add an op
    vjp). Use only ``+ - * /``, comparisons and functions of ``m`` in the rules;
    if you need a new function, add it to every math namespace.
 2. Unary ops become methods of ``Value`` automatically (``Value.<name>()``);
-   binary ops need their Python operator wired in ``value.py``.
-3. Add one row to ``OP_CASES`` in ``tests/test_ops.py`` (the torch reference and
-   the input range); the PyTorch, finite-difference and higher-order tests pick
-   it up from there.
+   a binary op gets its Python operator from ``OPERATORS`` in ``value.py``.
+3. Add one row to ``OP_CASES`` in ``tests/test_ops.py``: an expression that runs on
+   Values and torch tensors alike, and the input range; the PyTorch,
+   finite-difference and second-derivative tests pick it up from there.
 """
 
 from __future__ import annotations

@@ -34,7 +34,7 @@ import contextlib
 import contextvars
 import math
 import numbers
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
 
@@ -139,7 +139,7 @@ class Value:
     __slots__ = ("_a", "_b", "_rule", "data", "grad", "label")
 
     def __init__(self, data: Number, label: str = "") -> None:
-        self.data = _to_float(data, "Value") if type(data) is not float else data
+        self.data = _to_float(data, "Value")
         self.grad = 0.0
         self._a: Value | None = None  # first input (None for a leaf)
         self._b: Value | None = None  # second input (None for a leaf or a unary op)
@@ -253,27 +253,23 @@ class Value:
 
 def _as_value(x: Value | Number, what: str) -> Value:
     """``x`` itself if it is a Value, else a new constant leaf; TypeError names ``what``."""
-    if type(x) is Value:
-        return x
-    if isinstance(x, Value):
-        return x
-    return Value(_to_float(x, what))
+    return x if isinstance(x, Value) else Value(_to_float(x, what))
 
 
-def _binary(op: Op, reflected: bool = False):
-    """The operator method for binary ``op``; ``reflected`` for ``__radd__`` and friends."""
+def _binary(op: Op, name: str, reflected: bool = False) -> Callable[[Value, Value | Number], Value]:
+    """The operator method ``name`` for binary ``op``; ``reflected`` for ``__radd__`` and friends."""
 
     def method(self: Value, other: Value | Number) -> Value:
         if type(other) is not Value:
             other = _as_value(other, op.symbol)
         return _apply2(op, other, self) if reflected else _apply2(op, self, other)
 
-    method.__name__ = f"__{'r' if reflected else ''}{op.name}__"
+    method.__name__ = name
     method.__doc__ = f"{op.doc} (op {op.name!r})"
     return method
 
 
-def _unary(op: Op):
+def _unary(op: Op) -> Callable[[Value], Value]:
     """The method ``Value.<op.name>()`` for unary ``op``."""
 
     def method(self: Value) -> Value:
@@ -284,15 +280,17 @@ def _unary(op: Op):
     return method
 
 
-for _name in ("add", "sub", "mul"):
-    setattr(Value, f"__{_name}__", _binary(OPS[_name]))
-    setattr(Value, f"__r{_name}__", _binary(OPS[_name], reflected=True))
-Value.__truediv__ = _binary(OPS["div"])
-Value.__rtruediv__ = _binary(OPS["div"], reflected=True)
+#: Binary op name -> the Python operator that applies it (``__add__`` and ``__radd__``).
+#: ``**`` is written out in the class: a number as exponent selects a different op.
+OPERATORS = {"add": "add", "sub": "sub", "mul": "mul", "div": "truediv"}
+
+for _op_name, _dunder in OPERATORS.items():
+    setattr(Value, f"__{_dunder}__", _binary(OPS[_op_name], f"__{_dunder}__"))
+    setattr(Value, f"__r{_dunder}__", _binary(OPS[_op_name], f"__r{_dunder}__", reflected=True))
 for _op in OPS.values():
-    if _op.arity == 1 and _op.name != "neg":
+    if _op.arity == 1 and _op.name != "neg":  # neg is the operator -v
         setattr(Value, _op.name, _unary(_op))
-del _name, _op
+del _op_name, _dunder, _op
 
 
 def _count_consumers(root: Value) -> dict[Value, int]:
