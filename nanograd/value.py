@@ -245,7 +245,6 @@ class Value:
         on every call, so nothing is counted twice through them. The traversal is
         iterative: graphs millions of nodes deep need no recursion.
         """
-        self.grad = self.grad + 1.0 if self._rule is None else 1.0
         _propagate(self)
 
     backward = backpropagate
@@ -293,39 +292,51 @@ for _op in OPS.values():
 del _op_name, _dunder, _op
 
 
-def _count_consumers(root: Value) -> dict[Value, int]:
-    """For every Value ``root`` depends on, how many edges lead out of it toward ``root``.
+#: Stack marker in :func:`_topological_order`: the node below it has all its inputs done.
+_INPUTS_DONE = object()
 
-    An iterative graph walk (no recursion limit). Intermediate nodes have their
-    gradient reset to 0 as they are found, so a second backprop counts nothing twice.
+
+def _topological_order(root: Value) -> list[Value]:
+    """Every Value ``root`` depends on, each one after all of its inputs (``root`` last).
+
+    An iterative depth-first walk (no recursion limit). Intermediate nodes have their
+    gradient reset to 0 on the way, so a second backprop counts nothing twice.
     """
-    consumers = {root: 0}
-    stack = [root]
+    order: list[Value] = []
+    visited: set[Value] = set()
+    stack: list[object] = [root]
     while stack:
         node = stack.pop()
-        for x in (node._a, node._b):
-            if x is None:
-                break
-            if x in consumers:
-                consumers[x] += 1
-            else:
-                consumers[x] = 1
-                if x._rule is not None:
-                    x.grad = 0.0
-                stack.append(x)
-    return consumers
+        if node is _INPUTS_DONE:
+            node = stack.pop()
+            node.grad = 0.0
+            order.append(node)
+            continue
+        if node in visited:
+            continue
+        visited.add(node)
+        a, b = node._a, node._b
+        if a is None:  # a leaf
+            order.append(node)
+            continue
+        stack.append(node)
+        stack.append(_INPUTS_DONE)
+        if a not in visited:
+            stack.append(a)
+        if b is not None and b not in visited:
+            stack.append(b)
+    return order
 
 
 def _propagate(root: Value) -> None:
     """The chain rule: from ``root`` back, add each node's vjp into its inputs' gradients.
 
-    A node is processed once every node computed from it has been (Kahn's
-    topological order), so its gradient is complete when it is passed on.
+    Nodes are visited in reverse topological order, so a node's gradient is complete
+    (every node computed from it has passed its share on) before it is passed on.
     """
-    consumers = _count_consumers(root)
-    ready = [root]
-    while ready:
-        node = ready.pop()
+    order = _topological_order(root)
+    root.grad = 1.0 if root._rule is not None else root.grad + 1.0
+    for node in reversed(order):
         rule = node._rule
         if rule is None:
             continue
@@ -338,12 +349,9 @@ def _propagate(root: Value) -> None:
         except (ArithmeticError, ValueError) as e:
             args = tuple(v.data for v in node.inputs)
             raise _op_error(rule, args, e, during="backpropagate through ") from None
-        for v, g in zip((a, b), grads):
-            v.grad += g
-            remaining = consumers[v] - 1
-            consumers[v] = remaining
-            if not remaining:
-                ready.append(v)
+        a.grad += grads[0]
+        if b is not None:
+            b.grad += grads[1]
 
 
 def zero_grad(values: Iterable[Value]) -> None:
