@@ -289,6 +289,7 @@ def test_inf_and_nan_inputs_follow_ieee() -> None:
     assert (Value(inf) + 1).data == inf
     assert math.isnan((Value(inf) - inf).data)
     assert math.isnan((Value(float("nan")) * 2).data)
+    assert math.isnan(Value(float("nan")).relu().data)
 
 
 def test_negative_base_exponent_gradient_is_nan_like_torch() -> None:
