@@ -4,8 +4,9 @@ Each :class:`Op` says how to compute its result (``forward``) and how to push a
 gradient back to its inputs (``vjp``, the vector-Jacobian product). Both rules are
 written against a *math namespace* ``m`` instead of the :mod:`math` module, so
 the same rule runs on Python floats (:data:`FLOAT_MATH`, the eager engine), on
-:class:`~nanograd.value.Value` objects (higher-order gradients), on numpy arrays
-(the batched path) and on torch tensors (the PyTorch bridge). A namespace must
+:class:`~nanograd.value.Value` objects (higher-order gradients) and on torch
+tensors (:data:`nanograd.pytorch.TORCH_MATH`); a batched backend would only need a
+numpy namespace. A namespace must
 provide the functions the rules call: ``exp log sqrt sin cos tanh sigmoid relu
 abs sign pow xlogy``. Ops are unary or binary.
 

@@ -34,6 +34,7 @@ import contextlib
 import contextvars
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -205,19 +206,6 @@ class Value:
     def __pos__(self) -> Value:
         return self
 
-    # -- comparisons compare the numbers; equality and hashing stay identity-based --
-    def __lt__(self, other: Value | Number) -> bool:
-        return self.data < _as_value(other, "<").data
-
-    def __le__(self, other: Value | Number) -> bool:
-        return self.data <= _as_value(other, "<=").data
-
-    def __gt__(self, other: Value | Number) -> bool:
-        return self.data > _as_value(other, ">").data
-
-    def __ge__(self, other: Value | Number) -> bool:
-        return self.data >= _as_value(other, ">=").data
-
     def __float__(self) -> float:
         return self.data
 
@@ -250,6 +238,11 @@ class Value:
     backward = backpropagate
 
 
+def _number(x: Value | Number, what: str) -> float:
+    """The number in ``x``, a Value or a real number; TypeError names ``what``."""
+    return x.data if isinstance(x, Value) else _to_float(x, what)
+
+
 def _as_value(x: Value | Number, what: str) -> Value:
     """``x`` itself if it is a Value, else a new constant leaf; TypeError names ``what``."""
     return x if isinstance(x, Value) else Value(_to_float(x, what))
@@ -279,6 +272,16 @@ def _unary(op: Op) -> Callable[[Value], Value]:
     return method
 
 
+def _comparison(compare: Callable[[float, float], bool], symbol: str) -> Callable[[Value, Value | Number], bool]:
+    """``<`` and friends: compare the numbers and return a plain bool (``==`` stays identity)."""
+
+    def method(self: Value, other: Value | Number) -> bool:
+        return compare(self.data, _number(other, symbol))
+
+    method.__name__ = f"__{compare.__name__}__"
+    return method
+
+
 #: Binary op name -> the Python operator that applies it (``__add__`` and ``__radd__``).
 #: ``**`` is written out in the class: a number as exponent selects a different op.
 OPERATORS = {"add": "add", "sub": "sub", "mul": "mul", "div": "truediv"}
@@ -289,7 +292,9 @@ for _op_name, _dunder in OPERATORS.items():
 for _op in OPS.values():
     if _op.arity == 1 and _op.name != "neg":  # neg is the operator -v
         setattr(Value, _op.name, _unary(_op))
-del _op_name, _dunder, _op
+for _compare, _symbol in ((operator.lt, "<"), (operator.le, "<="), (operator.gt, ">"), (operator.ge, ">=")):
+    setattr(Value, f"__{_compare.__name__}__", _comparison(_compare, _symbol))
+del _op_name, _dunder, _op, _compare, _symbol
 
 
 #: Stack marker in :func:`_topological_order`: the node below it has all its inputs done.
