@@ -18,7 +18,7 @@ def test_readme_has_the_examples() -> None:
     assert len(BLOCKS) >= 4
 
 
-def test_readme_examples_run_in_order() -> None:
+def test_readme_examples_run_in_order(restore_op_table: None) -> None:
     """The blocks share one namespace, as in a notebook: later ones use the trained model."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
@@ -30,3 +30,5 @@ def test_readme_examples_run_in_order() -> None:
             exec(compile(block, "README.md", "exec"), namespace)
     assert out.getvalue().splitlines()[:3] == ["24.7041", "138.8338", "645.5773"]
     assert namespace["loss"].item() < 0.02  # the torch loop continued from the trained model
+    # Newton's method, the gradient-penalty fit, and the registered softplus checked by gradcheck:
+    assert {"0.693147180560", "0.84", "0.6931471805599453 True"} <= set(out.getvalue().splitlines())
