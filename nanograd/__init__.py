@@ -7,16 +7,20 @@ their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.
 
 from . import neural_net
 from . import neural_net as nn
+from .functional import GradcheckError, gradcheck, hessian
 from .ops import OPS, Op, register_op
 from .value import Value, grad, is_grad_enabled, no_grad, topological_order, zero_grad
 from .viz import draw_dot, trace
 
 __all__ = [
     "OPS",
+    "GradcheckError",
     "Op",
     "Value",
     "draw_dot",
     "grad",
+    "gradcheck",
+    "hessian",
     "is_grad_enabled",
     "neural_net",
     "nn",
