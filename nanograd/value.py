@@ -38,6 +38,7 @@ import contextlib
 import contextvars
 import math
 import numbers
+import operator
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, Union
@@ -81,7 +82,7 @@ def _to_float(x: object, what: str) -> float:
     """Convert a real number to float, or raise a TypeError naming ``what`` and ``x``."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):
+    if type(x) is int or isinstance(x, numbers.Real):
         try:
             return float(x)
         except OverflowError:
@@ -91,7 +92,13 @@ def _to_float(x: object, what: str) -> float:
 
 def _op_error(op: Op, args: Sequence[float], e: Exception, during: str = "") -> Exception:
     """``e`` re-raised as the same type, with a message naming the op and its inputs."""
-    return type(e)(f"{during}{op.name}({', '.join(repr(a) for a in args)}): {e}")
+    return type(e)(f"{during}{_call_text(op, args)}: {e}")
+
+
+def _call_text(op: Op, args: Iterable[float]) -> str:
+    """``op`` applied to ``args`` as text, for error messages: ``div(1.0, 0.0)``, ``power(-8.0, k=0.5)``."""
+    params = [] if op.param is None else [f"k={op.param!r}"]
+    return f"{op.name}({', '.join([*map(repr, args), *params])})"
 
 
 def _node(data: float, op: Op, a: object, b: object) -> Value:
@@ -113,30 +120,39 @@ def _check_overflow(op: Op, data: float, a: object, b: object) -> None:
     """The overflow policy: a finite input never silently becomes inf or NaN."""
     args = _numbers(a, b)
     if all(_isfinite(x) for x in args):
-        raise OverflowError(f"{op.name}({', '.join(repr(x) for x in args)}) is not finite: {data!r}")
+        raise OverflowError(f"{_call_text(op, args)} is not finite: {data!r}")
 
 
 _isfinite = math.isfinite
 _new_value = object.__new__
 
 
-def _forward(op: Op, *args: float) -> float:
-    """``op``'s forward rule on floats, its errors re-raised naming the op and the inputs."""
+def _forward(op: Op, fn: Callable[..., float], *args: float) -> float:
+    """``fn(*args)``, ``op``'s forward on floats, its errors re-raised naming the op and the inputs."""
     try:
-        out: float = op.forward(FLOAT_MATH, *args)
+        return fn(*args)
     except (ArithmeticError, ValueError) as e:
         raise _op_error(op, args, e) from None
-    return out
 
 
-def _unary(op: Op, a: Value) -> Value:
-    """``op`` applied to the Value ``a``."""
-    return _node(_forward(op, a.data), op, a, None)
+def _unary(op: Op, fn: Callable[[float], float], a: Value) -> Value:
+    """``op`` applied to the Value ``a``; ``fn`` is its forward on floats (tested against the table's)."""
+    x = a.data
+    try:
+        out = fn(x)
+    except (ArithmeticError, ValueError) as e:
+        raise _op_error(op, (x,), e) from None
+    return _node(out, op, a, None)
 
 
 def _literal(x: object, op: Op) -> float:
     """A plain-number operand as a float; TypeError names the op's symbol and the value."""
     return x if type(x) is float else _to_float(x, op.symbol)
+
+
+def _on_floats(op: Op) -> Callable[..., float]:
+    """``op``'s forward rule as a function of floats (for ops without a method)."""
+    return lambda *xs: op.forward(FLOAT_MATH, *xs)  # type: ignore[no-any-return]
 
 
 def apply(op: Op, *args: Operand) -> Value:
@@ -149,7 +165,7 @@ def apply(op: Op, *args: Operand) -> Value:
         raise TypeError(f"op {op.name!r} takes {op.arity} operand(s), got {len(args)}")
     if op.arity == 1:
         (a,) = args
-        return _unary(op, a if isinstance(a, Value) else Value(_literal(a, op)))
+        return _unary(op, _on_floats(op), a if isinstance(a, Value) else Value(_literal(a, op)))
     if op.arity == 2:
         a, b = args
         return _binary(op, a, b)
@@ -160,10 +176,11 @@ def _binary(op: Op, a: Operand, b: Operand) -> Value:
     """``op`` applied to two operands, at least one a Value; a number becomes a literal."""
     x = a.data if type(a) is Value else _literal(a, op)
     y = b.data if type(b) is Value else _literal(b, op)
-    return _node(_forward(op, x, y), op, a if type(a) is Value else x, b if type(b) is Value else y)
+    return _node(_forward(op, _on_floats(op), x, y), op, a if type(a) is Value else x, b if type(b) is Value else y)
 
 
 _ADD, _SUB, _MUL, _DIV, _POW, _NEG = (OPS[name] for name in ("add", "sub", "mul", "div", "pow", "neg"))
+_divide, _float_pow = operator.truediv, FLOAT_MATH.pow
 _RELU, _TANH, _SIGMOID, _EXP, _LOG, _SQRT, _ABS, _SIN, _COS = (
     OPS[name] for name in ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "sin", "cos")
 )
@@ -289,48 +306,61 @@ class Value:
     # -- arithmetic: one method per op ---------------------------------------------
     def __add__(self, other: Operand) -> Value:
         """x + y (op 'add')."""
-        y = other.data if type(other) is Value else _literal(other, _ADD)
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _ADD.symbol)
         return _node(self.data + y, _ADD, self, other if type(other) is Value else y)
 
-    def __radd__(self, other: Operand) -> Value:
-        """y + x, recorded as x + y (addition commutes exactly in floating point)."""
-        return self.__add__(other)
+    #: y + x is recorded as x + y: addition commutes exactly in floating point.
+    __radd__ = __add__
 
     def __mul__(self, other: Operand) -> Value:
         """x * y (op 'mul')."""
-        y = other.data if type(other) is Value else _literal(other, _MUL)
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _MUL.symbol)
         return _node(self.data * y, _MUL, self, other if type(other) is Value else y)
 
-    def __rmul__(self, other: Operand) -> Value:
-        """y * x, recorded as x * y (multiplication commutes exactly in floating point)."""
-        return self.__mul__(other)
+    #: y * x is recorded as x * y: multiplication commutes exactly in floating point.
+    __rmul__ = __mul__
 
     def __sub__(self, other: Operand) -> Value:
         """x - y (op 'sub')."""
-        return _binary(_SUB, self, other)
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _SUB.symbol)
+        return _node(self.data - y, _SUB, self, other if type(other) is Value else y)
 
     def __rsub__(self, other: Operand) -> Value:
-        """y - x (op 'sub')."""
-        return _binary(_SUB, other, self)
+        """y - x for a number y (op 'sub')."""
+        y = _literal(other, _SUB)
+        return _node(y - self.data, _SUB, y, self)
 
     def __truediv__(self, other: Operand) -> Value:
         """x / y (op 'div'); ZeroDivisionError for y == 0."""
-        return _binary(_DIV, self, other)
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _DIV.symbol)
+        try:
+            out = self.data / y
+        except ZeroDivisionError as e:
+            raise _op_error(_DIV, (self.data, y), e) from None
+        return _node(out, _DIV, self, other if type(other) is Value else y)
 
     def __rtruediv__(self, other: Operand) -> Value:
-        """y / x (op 'div')."""
-        return _binary(_DIV, other, self)
+        """y / x for a number y (op 'div')."""
+        y = _literal(other, _DIV)
+        return _node(_forward(_DIV, _divide, y, self.data), _DIV, y, self)
 
     def __pow__(self, other: Operand) -> Value:
         """x ** k for a number k (op ``power(k)``), or x ** y for a Value y (op 'pow')."""
         if type(other) is Value:
-            return _binary(_POW, self, other)
+            return _node(_forward(_POW, _float_pow, self.data, other.data), _POW, self, other)
         op = POWERS.get(other) or power(_literal(other, _POW))  # type: ignore[arg-type]
-        return _unary(op, self)
+        x, k = self.data, op.param
+        try:
+            # A positive base can take ** directly: no complex result, no division by zero.
+            out = x**k if x > 0.0 else _float_pow(x, k)  # type: ignore[operator]
+        except (ArithmeticError, ValueError) as e:
+            raise _op_error(op, (x,), e) from None
+        return _node(out, op, self, None)
 
     def __rpow__(self, other: Operand) -> Value:
-        """k ** x (op 'pow')."""
-        return _binary(_POW, other, self)
+        """k ** x for a number k (op 'pow')."""
+        y = _literal(other, _POW)
+        return _node(_forward(_POW, _float_pow, y, self.data), _POW, y, self)
 
     def __neg__(self) -> Value:
         """-x (op 'neg')."""
@@ -343,39 +373,39 @@ class Value:
     # -- math methods: one per unary op of the table ------------------------------------
     def relu(self) -> Value:
         """max(x, 0) (op 'relu')."""
-        return _unary(_RELU, self)
+        return _unary(_RELU, FLOAT_MATH.relu, self)
 
     def tanh(self) -> Value:
         """tanh(x) (op 'tanh')."""
-        return _unary(_TANH, self)
+        return _unary(_TANH, FLOAT_MATH.tanh, self)
 
     def sigmoid(self) -> Value:
         """1 / (1 + exp(-x)) (op 'sigmoid')."""
-        return _unary(_SIGMOID, self)
+        return _unary(_SIGMOID, FLOAT_MATH.sigmoid, self)
 
     def exp(self) -> Value:
         """e ** x (op 'exp')."""
-        return _unary(_EXP, self)
+        return _unary(_EXP, FLOAT_MATH.exp, self)
 
     def log(self) -> Value:
         """Natural logarithm (op 'log'); ValueError for x <= 0."""
-        return _unary(_LOG, self)
+        return _unary(_LOG, FLOAT_MATH.log, self)
 
     def sqrt(self) -> Value:
         """Square root (op 'sqrt'); ValueError for x < 0."""
-        return _unary(_SQRT, self)
+        return _unary(_SQRT, FLOAT_MATH.sqrt, self)
 
     def abs(self) -> Value:
         """|x| (op 'abs')."""
-        return _unary(_ABS, self)
+        return _unary(_ABS, FLOAT_MATH.abs, self)
 
     def sin(self) -> Value:
         """sin(x) (op 'sin')."""
-        return _unary(_SIN, self)
+        return _unary(_SIN, FLOAT_MATH.sin, self)
 
     def cos(self) -> Value:
         """cos(x) (op 'cos')."""
-        return _unary(_COS, self)
+        return _unary(_COS, FLOAT_MATH.cos, self)
 
     # -- comparisons: numbers in, bool out (== and hash stay identity) ---------------------
     def __lt__(self, other: Operand) -> bool:
