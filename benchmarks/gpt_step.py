@@ -13,8 +13,8 @@ example's own code, with its parameters built as each engine's Value:
 A step is one word: the loss, backpropagation and an Adam update (the example's
 ``train_step``), on the same words from the same initial weights for every engine.
 Each engine runs in its own process twice: with Python's cycle collector on (as users
-run it) and off (``gc.disable()``). The time is the median over STEPS steps after
-WARMUP. Results are printed and written to ``benchmarks/results/gpt_step.{md,json}``.
+run it) and off (``gc.disable()``). The time is the median CPU time (``_common.clock``)
+of STEPS steps after WARMUP. Results are printed and written to ``benchmarks/results/gpt_step.{md,json}``.
 """
 
 from __future__ import annotations
