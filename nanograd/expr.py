@@ -115,7 +115,11 @@ class _Builder:
     def call(self, node: ast.Call) -> Value:
         func = node.func
         if not isinstance(func, ast.Attribute):
-            hint = f"; write x.{func.id}() instead" if isinstance(func, ast.Name) and func.id in METHODS else ""
+            hint = ""
+            if isinstance(func, ast.Name) and func.id in METHODS and len(node.args) == 1:
+                arg = node.args[0]
+                operand = self.source(arg) if isinstance(arg, (ast.Name, ast.Constant)) else f"({self.source(arg)})"
+                hint = f"; write {operand}.{func.id}() instead"
             raise self.error(node, f"function calls are not allowed{hint}; {_allowed()}")
         if func.attr not in METHODS:
             raise self.error(func, f"unknown method .{func.attr}(); the methods are {', '.join(METHODS)}")
