@@ -82,7 +82,7 @@ def test_the_methods_are_the_unary_ops_of_the_table_except_neg() -> None:
         ("a ** 1001", "the exponent 1001 is too large", "1001"),
         ("a ** -(10 ** 4)", "the exponent -10000 is too large", "-(10 ** 4)"),
         ("a ** (c * c * c * c)", "the exponent 10000 is too large", "c * c * c * c"),
-        ("9 ** 9 ** 9", "the exponent 3.8742e[+]08 is too large", "9 ** 9"),
+        ("2 ** 9 ** 9", "the exponent 3.8742e[+]08 is too large", "9 ** 9"),
         ("1e999 + a", "this number is too large for a float", "1e999"),
         ("b.log()", r"cannot compute this part: log\(-3.0\): math domain error", "b.log()"),
         ("a / (c - 10)", "cannot compute this part: div", "a / (c - 10)"),
