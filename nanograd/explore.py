@@ -69,7 +69,7 @@ class _Text:
         raise TypeError("a rule that branches on its inputs cannot be printed as a formula")
 
     def __neg__(self) -> _Text:
-        return _Text(f"-{self.wrap(UNARY)}", UNARY)
+        return _Text(f"-{self.wrap(UNARY + 1)}", UNARY)  # -(-3.0), not --3.0
 
     __add__, __radd__ = _infix("+", SUM)
     __sub__, __rsub__ = _infix("-", SUM)
@@ -94,7 +94,7 @@ TEXT_MATH = SimpleNamespace(
 )
 
 
-def _print_rule(rule: Callable[..., Any], *args: str | float) -> list[str]:
+def print_rule(rule: Callable[..., Any], *args: str | float) -> list[str]:
     """An op rule printed with ``args`` (names or numbers) in place of its inputs, one text per output."""
     out = rule(TEXT_MATH, *(_Text(a) if isinstance(a, str) else _Text.of(a) for a in args))
     return [_Text.of(x).text for x in (out if isinstance(out, tuple) else (out,))]
@@ -120,8 +120,8 @@ def _forward_step(i: int, v: Value, names: Mapping[Value, str]) -> dict[str, Any
         lines = [f"{name} is a leaf: an input or a parameter", f"{name}.data = {v.of!r}"]
     else:
         ins = [names[x] for x in v.inputs]
-        by_name = _print_rule(v.op.forward, *(f"{n}.data" for n in ins))[0]
-        by_number = _print_rule(v.op.forward, *(x.of for x in v.inputs))[0]
+        by_name = print_rule(v.op.forward, *(f"{n}.data" for n in ins))[0]
+        by_number = print_rule(v.op.forward, *(x.of for x in v.inputs))[0]
         lines = [
             f"{name} = {v.op.name}({', '.join(ins)})",
             f"op {v.op.name} ({v.op.symbol}): {v.op.doc}",
@@ -143,8 +143,8 @@ def _backward_step(
         lines.append(f"{name} is a leaf: nothing to pass on")
         return {"node": i, "phase": "backward", "lines": lines, "updates": updates}
     ins = [names[x] for x in v.inputs]
-    by_name = _print_rule(v.op.vjp, f"{name}.grad", f"{name}.data", *(f"{n}.data" for n in ins))
-    by_number = _print_rule(v.op.vjp, v.gradient, v.of, *(x.of for x in v.inputs))
+    by_name = print_rule(v.op.vjp, f"{name}.grad", f"{name}.data", *(f"{n}.data" for n in ins))
+    by_number = print_rule(v.op.vjp, v.gradient, v.of, *(x.of for x in v.inputs))
     shares = v.op.vjp(FLOAT_MATH, v.gradient, v.of, *(x.of for x in v.inputs))
     lines.append(f"op {v.op.name} ({v.op.symbol}): {v.op.doc}; the chain rule adds into each input:")
     for x, n, symbolic, numeric, share in zip(v.inputs, ins, by_name, by_number, shares):
@@ -274,7 +274,7 @@ def explore(
     kept = _nearest(root, max_nodes) if len(everything) > max_nodes else set(everything)
     nodes = [v for v in everything if v in kept]
     labels = labels or {}
-    names = {v: labels.get(v) or v.label or f"v{i}" for i, v in enumerate(nodes)}
+    names = {v: labels.get(v) or v.label or f"v{i}" for i, v in enumerate(everything)}
     data = _page_data(root, nodes, names, len(everything))
     parts = {
         "TITLE": html.escape(title or "nanograd explore"),
