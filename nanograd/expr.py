@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from .ops import OPS
 from .value import Value
 
-#: The longest expression accepted, in characters.
+#: The longest expression accepted, in characters (which also bounds how deeply the evaluation recurses).
 MAX_LENGTH = 500
 #: The largest exponent accepted in ``x ** k``, in absolute value.
 MAX_EXPONENT = 1000.0
@@ -195,9 +195,4 @@ def build(expression: str, variables: Mapping[str, float]) -> Value:
         raise ExpressionError(
             _caret_message(f"invalid syntax: {e.msg}", expression.strip(), e.lineno or 1, start, end)
         ) from None
-    except (RecursionError, MemoryError):
-        raise ExpressionError("the expression is nested too deeply") from None
-    try:
-        return _Builder(expression.strip(), variables).visit(tree.body)
-    except RecursionError:
-        raise ExpressionError("the expression is nested too deeply") from None
+    return _Builder(expression.strip(), variables).visit(tree.body)
