@@ -108,8 +108,9 @@ class _Builder:
         base = self.visit(node.left)
         k = self.number(node.right)
         exponent: Value | float = self.visit(node.right) if k is None else k
-        if abs(float(exponent)) > MAX_EXPONENT:
-            raise self.error(node.right, f"the exponent {float(exponent):g} is too large (at most {MAX_EXPONENT:g})")
+        number = exponent.of if isinstance(exponent, Value) else exponent
+        if abs(number) > MAX_EXPONENT:
+            raise self.error(node.right, f"the exponent {number:g} is too large (at most {MAX_EXPONENT:g})")
         return self.compute(node, operator.pow, base, exponent)
 
     def call(self, node: ast.Call) -> Value:
