@@ -5,6 +5,7 @@ operation its own small node showing the op's symbol, as in micrograd's
 ``trace_graph`` notebook. Drawing needs the optional ``graphviz`` Python package
 (``pip install "nanograd[viz]"``), imported only when :func:`draw_dot` runs, and
 rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
+:func:`explore` (from :mod:`nanograd.explore`) makes an interactive page of the same drawing.
 """
 
 from __future__ import annotations
@@ -12,14 +13,17 @@ from __future__ import annotations
 import contextlib
 import functools
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .explore import Explorer, explore
 from .value import Value
 
 if TYPE_CHECKING:
     import graphviz
+
+__all__ = ["FORMATS", "RANKDIRS", "Explorer", "draw_dot", "draw_values", "explore", "trace"]
 
 #: The layout directions :func:`draw_dot` accepts: left to right, top to bottom.
 RANKDIRS = ("LR", "TB")
@@ -137,12 +141,24 @@ def draw_dot(
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    nodes, edges = trace(root)
+    nodes, _ = trace(root)
     if len(nodes) > max_nodes:
         raise ValueError(
             f"the graph has {len(nodes)} values, more than max_nodes={max_nodes}; "
             "pass a larger max_nodes to draw it anyway"
         )
+    return draw_values(nodes, format, rankdir, labels)
+
+
+def draw_values(
+    nodes: Sequence[Value], format: str = "svg", rankdir: str = "LR", labels: Mapping[Value, str] | None = None
+) -> graphviz.Digraph:
+    """Draw ``nodes`` (a list from :func:`trace`, or part of one) as :func:`draw_dot` does.
+
+    The i-th Value is the graphviz node ``v{i}`` and its op node ``v{i}_op``; an
+    input that is not in ``nodes`` gets no edge. ``format``, ``rankdir`` and ``labels``
+    are not checked here (see :func:`draw_dot`).
+    """
     labels = labels or {}
     dot = _digraph_class(_import_graphviz())(format=format, graph_attr={"rankdir": rankdir})
     names = {v: f"v{i}" for i, v in enumerate(nodes)}
@@ -151,6 +167,8 @@ def draw_dot(
         if v.op is not None:
             dot.node(f"{names[v]}_op", v.op.symbol)
             dot.edge(f"{names[v]}_op", names[v])
-    for x, v in edges:
-        dot.edge(names[x], f"{names[v]}_op")
+    for v in nodes:
+        for x in v.inputs:
+            if x in names:
+                dot.edge(names[x], f"{names[v]}_op")
     return dot
