@@ -9,7 +9,7 @@ from . import neural_net
 from . import neural_net as nn
 from .functional import GradcheckError, gradcheck, hessian
 from .ops import OPS, Op, register_op
-from .value import Value, grad, is_grad_enabled, no_grad, topological_order, zero_grad
+from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
 from .viz import draw_dot, trace
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "nn",
     "no_grad",
     "register_op",
+    "set_gc_tuning",
     "topological_order",
     "trace",
     "zero_grad",

@@ -580,3 +580,24 @@ def test_make_node_joins_the_graph_with_any_number_of_inputs() -> None:
     assert y.data == 30.0 and [x.grad for x in xs] == [6.0] * 4 and y.inputs[0].inputs == tuple(xs)
     with pytest.raises(TypeError, match="4 inputs"):
         make_node(total, xs[:2], 1.0)
+
+
+def test_backprop_makes_room_in_the_cycle_collector_for_graphs_of_its_size() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        x = Value(1.0)
+        y = x
+        for _ in range(2_000):
+            y = y * 1.0001
+        y.backpropagate()
+        assert gc.get_threshold() == (4 * 2_001, 10, 10)
+        Value(2.0).exp().backpropagate()
+        assert gc.get_threshold()[0] == 4 * 2_001  # never lowered
+        nanograd.set_gc_tuning(False)
+        gc.set_threshold(700, 10, 10)
+        y.backpropagate()
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        nanograd.set_gc_tuning(True)
+        gc.set_threshold(*before)
