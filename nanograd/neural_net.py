@@ -129,32 +129,26 @@ def _as_float(name: str, x: object) -> float:
         raise ValueError(f"load_state_dict: parameter {name!r} does not fit in a float ({e})") from None
 
 
-def _parameter_count(architecture: Mapping[str, Any]) -> int:
-    """How many parameters ``MLP(**architecture)`` has, computed without building it.
+def _check_parameter_count(architecture: Mapping[str, Any], available: int) -> None:
+    """Raise ValueError unless ``MLP(**architecture)`` has exactly ``available`` parameters.
 
-    Raises ValueError unless ``nin`` and every entry of ``nouts`` is a positive int.
+    Computed without building the model (a file may ask for 10**18 weights), and in time
+    proportional to ``available``: ``nin`` and every entry of ``nouts`` must be positive ints.
     """
     nin, nouts = architecture.get("nin"), architecture.get("nouts")
     if not isinstance(nouts, list):
         raise ValueError(f"nouts must be a list of layer sizes, got {reprlib.repr(nouts)}")
-    for name, n in [("nin", nin), *((f"nouts[{i}]", n) for i, n in enumerate(nouts))]:
-        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
-            raise ValueError(f"{name} must be a positive int, got {reprlib.repr(n)}")
+    if 2 * len(nouts) > available:  # every layer has a weight and a bias at least
+        raise ValueError(
+            f"{len(nouts):,} layers need {2 * len(nouts):,} parameters or more; the file holds {available:,}"
+        )
     sizes = [nin, *nouts]
-    return sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(sizes))
-
-
-def _finite_float(text: str) -> float:
-    """JSON ``parse_float``: the number, or ValueError if it overflows (``1e999``)."""
-    x = float(text)
-    if not math.isfinite(x):
-        raise ValueError(f"number {reprlib.repr(text)} is out of range for a float")
-    return x
-
-
-def _no_constant(name: str) -> float:
-    """JSON ``parse_constant``: refuse ``NaN``, ``Infinity`` and ``-Infinity`` (not JSON, and not finite)."""
-    raise ValueError(f"{name} is not a finite number")
+    for i, n in enumerate(sizes):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{'nin' if i == 0 else f'nouts[{i - 1}]'} must be a positive int, got {reprlib.repr(n)}")
+    needed = sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+    if needed != available:
+        raise ValueError(f"the architecture has {needed:,} parameters but the file holds {available:,}")
 
 
 def _read_model_document(path: Path, max_bytes: int) -> dict[str, Any]:
@@ -162,15 +156,15 @@ def _read_model_document(path: Path, max_bytes: int) -> dict[str, Any]:
 
     Everything wrong raises ValueError naming ``path`` (only a missing or unreadable file
     raises OSError): not a regular file, too large, too many nested objects or arrays,
-    invalid JSON (including NaN, Infinity, numbers beyond a float and integers longer than
-    Python converts), not a nanograd model, another version.
+    invalid JSON (including integers longer than Python converts), not a nanograd model,
+    another version.
     """
     data = read_regular_file(path, max_bytes)
     if data.count(b"{") + data.count(b"[") > _MAX_CONTAINERS:
         raise ValueError(f"{path}: not a nanograd model file (more JSON objects and arrays than a model has)")
     try:
-        document = json.loads(data.decode("utf-8"), parse_float=_finite_float, parse_constant=_no_constant)
-    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, the parse hooks, too-long ints
+        document = json.loads(data.decode("utf-8"))
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, ints beyond sys.get_int_max_str_digits()
         raise ValueError(f"{path}: not a nanograd model file (invalid JSON: {e})") from None
     if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
         raise ValueError(f"{path}: not a nanograd model file (no 'format': {FILE_FORMAT!r})")
@@ -343,9 +337,11 @@ class MLP(Module):
         if not isinstance(architecture, dict) or not isinstance(state, dict):
             raise ValueError(f"{path}: a model file needs an 'architecture' and a 'parameters' object")
         try:
-            needed = _parameter_count(architecture)
-            if needed != len(state):
-                raise ValueError(f"the architecture has {needed:,} parameters but the file holds {len(state):,}")
+            _check_parameter_count(architecture, len(state))
+            # NaN, Infinity and numbers beyond a float (1e999) parse as non-finite floats
+            bad = [name for name, x in state.items() if isinstance(x, float) and not math.isfinite(x)]
+            if bad:
+                raise ValueError(f"parameter {bad[0]!r} is {state[bad[0]]!r}; a model file holds finite numbers only")
             model = cls(**architecture, init="zeros")
             model.load_state_dict(state)
         except (TypeError, ValueError) as e:
