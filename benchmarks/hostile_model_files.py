@@ -15,6 +15,7 @@ import functools
 import itertools
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -99,7 +100,9 @@ HOSTILE: dict[str, Callable[[], str]] = {
     "nouts: 3M strings": lambda: document(architecture(2, flood('"ab"')), "{}"),
     "parameters: 1M distinct keys": lambda: document(architecture(), numbered_keys("0")),
     "parameters: 4,300-digit ints": lambda: document(architecture(), numbered_keys("9" * 4300)),
-    "parameters: 1e999 at the end": lambda: document(architecture(), numbered_keys("0.5")[:-1] + ',"z":1e999}'),
+    "largest model, last parameter 1e999": lambda: re.sub(
+        r'("layers\.2\.neurons\.0\.b": )[^\n]*', r"\g<1>1e999", largest_valid_model()
+    ),
     "one 16M-digit float": lambda: document(architecture(), '{"a": 0.' + "1" * LIMIT + "}"),
     "16 MiB of whitespace": lambda: " " * LIMIT + document(architecture(), "{}"),
     "16 MiB of non-ASCII text": lambda: document(architecture(), '{"' + "\u4e00" * (LIMIT // 3) + '": 0}'),
