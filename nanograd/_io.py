@@ -43,8 +43,11 @@ def _remove_stale_temporaries(target: Path) -> None:
     longer runs, so concurrent writers (other processes or threads) keep their files.
     """
     pattern = re.compile(rf"\.{re.escape(target.name)}\.(\d+)\.[0-9a-f]+{re.escape(TEMP_SUFFIX)}")
-    with os.scandir(target.parent) as entries:
-        stale = [e.path for e in entries if (m := pattern.fullmatch(e.name)) and not _process_alive(int(m[1]))]
+    try:
+        with os.scandir(target.parent) as entries:
+            stale = [e.path for e in entries if (m := pattern.fullmatch(e.name)) and not _process_alive(int(m[1]))]
+    except OSError:  # e.g. a directory we may write to but not list: cleaning up is only a courtesy
+        return
     for path in stale:
         with contextlib.suppress(FileNotFoundError):  # another writer removed it first
             os.unlink(path)

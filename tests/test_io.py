@@ -196,3 +196,13 @@ def test_check_writable_reports_a_full_disk(monkeypatch: pytest.MonkeyPatch, tmp
     monkeypatch.setattr(os, "fsync", full)  # a full disk reports ENOSPC at the latest when flushing
     with pytest.raises(OSError, match="No space left"):
         check_writable(tmp_path)
+
+
+def test_a_directory_that_cannot_be_listed_is_still_written(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    def unlistable(path: object) -> None:
+        raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path))
+
+    monkeypatch.setattr(os, "scandir", unlistable)  # as in a directory with mode -wx (write, no read)
+    with atomic_write(tmp_path / "out.txt") as f:
+        f.write("new")
+    assert (tmp_path / "out.txt").read_text() == "new"
