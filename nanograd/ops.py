@@ -8,7 +8,8 @@ the same rule runs on Python floats (:data:`FLOAT_MATH`, the eager engine), on
 tensors (:data:`nanograd.pytorch.TORCH_MATH`); a batched backend would only need a
 numpy namespace. A namespace must
 provide the functions the rules call: ``exp log sqrt sin cos tanh sigmoid relu
-abs sign pow xlogy``. Ops are unary or binary.
+abs sign pow xlogy where`` (``where(c, a, b)`` is ``a`` where ``c`` holds, else ``b``:
+the select that keeps ``0 * inf`` out of a rule). Ops are unary or binary.
 
 Rule signatures::
 
@@ -50,6 +51,7 @@ class Op:
     forward: Callable[..., Any]
     vjp: Callable[..., tuple]
     doc: str = ""
+    param: float | None = None  # the constant exponent of power(k); None for other ops
 
     def __post_init__(self) -> None:
         if self.arity not in (1, 2):
@@ -60,11 +62,27 @@ class Op:
 
 
 def _float_pow(x: float, y: float) -> float:
-    # math.pow raises for a negative base with a fractional exponent (where ** would
-    # return a complex number) and reports 0 ** -1 as a domain error: say what it is.
+    # IEEE-754 pow (an overflow is +-inf, left to the caller's overflow check), except
+    # where a real power does not exist: a negative base, -inf included, to a fractional
+    # power is a ValueError (never a complex number), 0 to a negative power a division
+    # by zero.
     if x == 0.0 and y < 0:
         raise ZeroDivisionError(f"0.0 cannot be raised to the negative power {y!r}")
-    return math.pow(x, y)
+    if x < 0 and math.isfinite(y) and not float(y).is_integer():
+        raise ValueError(f"a negative number ({x!r}) cannot be raised to the fractional power {y!r}")
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -math.inf if x < 0 and y % 2 == 1 else math.inf  # an odd power keeps the sign
+
+
+def _float_periodic(f: Callable[[float], float]) -> Callable[[float], float]:
+    # sin and cos of +-inf are NaN, as in IEEE-754 and PyTorch (math raises ValueError).
+    def periodic(x: float) -> float:
+        return f(x) if not math.isinf(x) else math.nan
+
+    periodic.__name__ = f.__name__
+    return periodic
 
 
 def _float_sigmoid(x: float) -> float:
@@ -87,8 +105,8 @@ FLOAT_MATH = SimpleNamespace(
     exp=math.exp,
     log=math.log,
     sqrt=math.sqrt,
-    sin=math.sin,
-    cos=math.cos,
+    sin=_float_periodic(math.sin),
+    cos=_float_periodic(math.cos),
     tanh=math.tanh,
     sigmoid=_float_sigmoid,
     relu=lambda x: 0.0 if x < 0 else x,  # micrograd's form: NaN stays NaN
@@ -96,7 +114,35 @@ FLOAT_MATH = SimpleNamespace(
     abs=abs,
     pow=_float_pow,
     xlogy=_float_xlogy,
+    where=lambda c, a, b: a if c else b,
 )
+
+
+def _is_zero(m: Any, v: Any) -> Any:
+    # v == 0 in every namespace (a Value's == is identity); False for NaN.
+    return m.abs(v) <= 0
+
+
+def _pow_base_grad(m: Any, g: Any, x: Any, y: Any) -> Any:
+    """``g * y * x ** (y - 1)``, the gradient of ``x ** y`` for ``x``.
+
+    Where ``y == 0`` it is 0 (as in PyTorch), even at ``x == 0`` or for an infinite
+    ``g``: both selects are needed because every argument is evaluated, so the
+    discarded branch must not divide by zero either.
+    """
+    zero = _is_zero(m, y)
+    return m.where(zero, 0.0, g * y * m.pow(x, m.where(zero, 1.0, y - 1)))
+
+
+def _pow_exponent_grad(m: Any, g: Any, out: Any, x: Any) -> Any:
+    """``g * out * log(x)``, the gradient of ``out = x ** y`` for ``y``.
+
+    NaN for a negative ``x`` (no real logarithm), as in PyTorch, except where ``out``
+    is 0 (PyTorch: NaN there too). At ``x == 0`` it is 0 for ``y >= 0`` (as in
+    PyTorch: ``0 ** y`` is flat for ``y > 0``), NaN for a NaN ``y``.
+    """
+    return g * m.where(_is_zero(m, x), 0.0 * out, m.xlogy(out, x))
+
 
 OPS: dict[str, Op] = {
     op.name: op
@@ -113,12 +159,14 @@ OPS: dict[str, Op] = {
             "**",
             2,
             lambda m, x, y: m.pow(x, y),
-            lambda m, g, out, x, y: (g * y * m.pow(x, y - 1), g * m.xlogy(out, x)),
+            lambda m, g, out, x, y: (_pow_base_grad(m, g, x, y), _pow_exponent_grad(m, g, out, x)),
             "x ** y, both differentiable",
         ),
         # -- unary -------------------------------------------------------------
         Op("neg", "neg", 1, lambda m, x: -x, lambda m, g, out, x: (-g,), "-x"),
-        Op("relu", "relu", 1, lambda m, x: m.relu(x), lambda m, g, out, x: (g * (out > 0),), "max(x, 0)"),
+        # A select, not g * (out > 0): an infinite g gives 0 where relu is flat, and a NaN
+        # input passes g on, as in PyTorch.
+        Op("relu", "relu", 1, lambda m, x: m.relu(x), lambda m, g, out, x: (m.where(out <= 0, 0.0, g),), "max(x, 0)"),
         Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), lambda m, g, out, x: (g * (1 - out * out),), "tanh(x)"),
         Op(
             "sigmoid",
@@ -151,11 +199,6 @@ def power(k: float) -> Op:
 
 @lru_cache(maxsize=256)
 def _power(k: float) -> Op:
-    return Op(
-        "power",
-        f"**{k:g}",
-        1,
-        lambda m, x: m.pow(x, k),
-        lambda m, g, out, x: (g * k * m.pow(x, k - 1),),
-        f"x ** {k:g}, constant exponent",
-    )
+    # x ** 0 is constant: its derivative is 0 everywhere, 0 ** 0 and an infinite g included.
+    vjp = (lambda m, g, out, x: (0.0,)) if k == 0 else (lambda m, g, out, x: (g * k * m.pow(x, k - 1),))
+    return Op("power", f"**{k:g}", 1, lambda m, x: m.pow(x, k), vjp, f"x ** {k:g}, constant exponent", param=k)

@@ -35,6 +35,7 @@ import contextvars
 import math
 import numbers
 import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from types import SimpleNamespace
 from typing import TYPE_CHECKING
@@ -73,23 +74,29 @@ def _to_float(x: object, what: str) -> float:
     if type(x) is float:
         return x
     if isinstance(x, numbers.Real):
-        return float(x)
+        try:
+            return float(x)
+        except OverflowError:  # an int past 1.8e308: its repr may run to thousands of digits
+            size = f"{'-' if x < 0 else ''}10**{math.log10(abs(x)):.1f}"
+            raise OverflowError(f"{what}: {size} is too large for a float (at most {sys.float_info.max!r})") from None
     raise TypeError(f"{what}: expected a real number or a Value, got {x!r} of type {type(x).__name__}")
 
 
-def _describe(values: Iterable[float]) -> str:
-    return ", ".join(repr(v) for v in values)
+def _call(op: Op, args: tuple[float, ...]) -> str:
+    """``op(x, y)`` as error messages show it, with the exponent of ``power(k)``."""
+    call = f"{op.name}({', '.join(repr(a) for a in args)})"
+    return call if op.param is None else f"{call} with exponent {op.param!r}"
 
 
 def _op_error(op: Op, args: tuple[float, ...], e: Exception, during: str = "") -> Exception:
     """``e`` re-raised as the same type, with a message naming the op and its inputs."""
-    return type(e)(f"{during}{op.name}({_describe(args)}): {e}")
+    return type(e)(f"{during}{_call(op, args)}: {e}")
 
 
 def _check_finite(op: Op, out: float, args: tuple[float, ...]) -> None:
-    # Overflow policy: a finite input never silently becomes inf or nan.
-    if all(math.isfinite(a) for a in args):
-        raise OverflowError(f"{op.name}({_describe(args)}) is not finite: {out!r}")
+    # Overflow policy: a finite input (a constant exponent included) never silently becomes inf or nan.
+    if all(math.isfinite(a) for a in args) and math.isfinite(op.param or 0.0):
+        raise OverflowError(f"{_call(op, args)} is not finite: {out!r}")
 
 
 def _node(data: float, rule: Op, a: Value, b: Value | None = None) -> Value:
@@ -372,4 +379,5 @@ VALUE_MATH = SimpleNamespace(
     sign=lambda v: FLOAT_MATH.sign(v.data),
     pow=lambda x, y: x**y,
     xlogy=lambda x, y: x * y.log() if x.data != 0.0 else 0.0,
+    where=FLOAT_MATH.where,
 )
