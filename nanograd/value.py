@@ -23,9 +23,12 @@ Numbers and errors
 * Overflow: when finite inputs give an infinite or NaN result (``exp(1000)``,
   ``1e308 * 10``), the op raises ``OverflowError``. Infinite or NaN *inputs* are
   allowed and follow IEEE-754 (``inf + 1 == inf``), as in PyTorch.
-* Backpropagation raises the same errors, naming the op, where a local derivative is
-  infinite (``sqrt`` or ``x ** 0.5`` at 0). The gradient of ``x ** y`` with respect
-  to ``y`` is NaN for a negative ``x``, as in PyTorch.
+* Backpropagation follows IEEE-754 as PyTorch float64 does (an overflowing gradient
+  is +-inf), except where a local derivative is infinite (``sqrt`` or ``x ** 0.5`` at
+  0): it raises ``ZeroDivisionError`` naming the op. The gradient of ``x ** y`` with
+  respect to ``y`` is NaN for a negative ``x``, as in PyTorch.
+* Backpropagation reads the numbers held in the graph: assigning ``.data`` of a used
+  Value before ``backpropagate()`` gives gradients at the new number (not detected).
 """
 
 from __future__ import annotations
