@@ -167,7 +167,7 @@ OPS: dict[str, Op] = {
         # A select, not g * (out > 0): an infinite g gives 0 where relu is flat, and a NaN
         # input passes g on, as in PyTorch.
         Op("relu", "relu", 1, lambda m, x: m.relu(x), lambda m, g, out, x: (m.where(out <= 0, 0.0, g),), "max(x, 0)"),
-        Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), lambda m, g, out, x: (g * (1 - out * out),), "tanh(x)"),
+        Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), lambda m, g, out, x: (g * ((1 - out) * (1 + out)),), "tanh(x)"),
         Op(
             "sigmoid",
             "sigmoid",
