@@ -35,7 +35,7 @@ def test_the_issue_example_writes_a_page_from_the_command_line(tmp_path: Path) -
     data = json.loads(re.search(r'id="data">(.*?)</script>', page, re.S)[1])  # type: ignore[index]
     nodes = {n["name"]: n for n in data["nodes"]}
     y = math.tanh(4.0)
-    assert nodes["a"]["grad"] == repr((1 - y * y) * -3.0) and nodes["c"]["grad"] == repr(1 - y * y)
+    assert nodes["a"]["grad"] == repr((1 - y) * (1 + y) * -3.0) and nodes["c"]["grad"] == repr((1 - y) * (1 + y))
     assert data["nodes"][-1]["data"] == repr(y)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.html"]
 

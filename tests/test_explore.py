@@ -98,7 +98,7 @@ def test_the_panel_prints_the_chain_rule_product_from_the_op_table() -> None:
     assert f"b.grad += out.grad * a.data = {g!r} * 2.0 = {g * 2.0!r}" in mul_backward["lines"]
     tanh_backward = steps[4]
     assert tanh_backward["lines"][-1] == (
-        f"out.grad += v3.grad * (1 - v3.data * v3.data) = 1.0 * (1 - {y.of!r} * {y.of!r}) = {g!r}"
+        f"out.grad += v3.grad * ((1 - v3.data) * (1 + v3.data)) = 1.0 * ((1 - {y.of!r}) * (1 + {y.of!r})) = {g!r}"
     )
 
 
