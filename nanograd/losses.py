@@ -15,7 +15,9 @@ from .value import Number, Value
 Target = Value | Number
 
 
-def _mean(name: str, outputs: Sequence[Value], targets: Sequence[Target], term: Callable) -> Value:
+def _mean(
+    name: str, outputs: Sequence[Value], targets: Sequence[Target], term: Callable[[Value, Target], Value]
+) -> Value:
     """``term(output, target)`` averaged over the pairs; ValueError for empty or unequal inputs."""
     if len(outputs) != len(targets):
         raise ValueError(f"{name}: {len(outputs)} outputs but {len(targets)} targets")

@@ -9,12 +9,9 @@ rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import re
 from collections.abc import Iterator, Mapping
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .value import Value
 
@@ -25,12 +22,6 @@ if TYPE_CHECKING:
 RANKDIRS = ("LR", "TB")
 #: The output formats :func:`draw_dot` accepts.
 FORMATS = ("svg", "png", "pdf")
-
-_DOT_INSTALL_HINT = (
-    "Rendering needs Graphviz's `dot` program, which is a system package, not a Python one: "
-    "install it with `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
-    "or `conda install graphviz`, or see https://graphviz.org/download/"
-)
 
 # Characters with a meaning inside a graphviz record label.
 _RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
@@ -59,42 +50,6 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
             nodes.append(node)
     edges = [(x, v) for v in nodes for x in v.inputs]
     return nodes, edges
-
-
-def _import_graphviz() -> ModuleType:
-    try:
-        import graphviz
-    except ImportError as e:
-        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
-    return graphviz
-
-
-@contextlib.contextmanager
-def _dot_install_hint(not_found: type[Exception]) -> Iterator[None]:
-    """Append install instructions to a ``not_found`` (missing ``dot``) raised in the block."""
-    try:
-        yield
-    except not_found as e:
-        e.args = (f"{e}. {_DOT_INSTALL_HINT}",)
-        raise
-
-
-@functools.cache
-def _digraph_class(gv: ModuleType) -> type[graphviz.Digraph]:
-    """A subclass of ``gv.Digraph`` whose rendering errors say how to install ``dot``."""
-
-    class Digraph(gv.Digraph):
-        """A ``graphviz.Digraph`` that explains a missing ``dot`` program (see :func:`draw_dot`)."""
-
-        def render(self, *args: Any, **kwargs: Any) -> str:
-            with _dot_install_hint(gv.ExecutableNotFound):
-                return super().render(*args, **kwargs)
-
-        def pipe(self, *args: Any, **kwargs: Any) -> bytes | str:
-            with _dot_install_hint(gv.ExecutableNotFound):
-                return super().pipe(*args, **kwargs)
-
-    return Digraph
 
 
 def _record_label(v: Value, label: str) -> str:
@@ -130,9 +85,14 @@ def draw_dot(
         ImportError: the graphviz Python package is not installed.
 
     Building the Digraph needs only the Python package; rendering it (``render``,
-    ``pipe``, Jupyter display) also needs Graphviz's ``dot`` program and raises
-    ``graphviz.ExecutableNotFound``, with install instructions, without it.
+    ``pipe``, Jupyter display) also needs Graphviz's ``dot`` program, a system package
+    (``apt-get install graphviz``, ``brew install graphviz``, ``conda install graphviz``;
+    https://graphviz.org/download/), and raises ``graphviz.ExecutableNotFound`` without it.
     """
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     if format not in FORMATS:
@@ -144,7 +104,7 @@ def draw_dot(
             "pass a larger max_nodes to draw it anyway"
         )
     labels = labels or {}
-    dot = _digraph_class(_import_graphviz())(format=format, graph_attr={"rankdir": rankdir})
+    dot = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
     names = {v: f"v{i}" for i, v in enumerate(nodes)}
     for v in nodes:
         dot.node(names[v], _record_label(v, labels.get(v, v.label)), shape="record")

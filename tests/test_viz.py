@@ -180,15 +180,13 @@ def test_record_special_characters_in_labels_are_shown_verbatim() -> None:
     assert label in svg_texts(svg)
 
 
-def test_missing_dot_program_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_building_needs_no_dot_program_and_rendering_does(monkeypatch: pytest.MonkeyPatch) -> None:
     _, _, c = expression()
-    dot = draw_dot(c)
     monkeypatch.setenv("PATH", "")
-    assert "shape=record" in dot.source  # building the graph needs no dot program
-    with pytest.raises(graphviz.ExecutableNotFound, match="apt-get install graphviz"):
+    dot = draw_dot(c)
+    assert "shape=record" in dot.source
+    with pytest.raises(graphviz.ExecutableNotFound):
         dot.pipe()
-    with pytest.raises(graphviz.ExecutableNotFound, match="brew install graphviz"):
-        dot.render(tmp_path / "gout")
 
 
 # -- micrograd's own helper ------------------------------------------------------------------
