@@ -24,7 +24,7 @@ def _mean(
     if not outputs:
         raise ValueError(f"{name}: no outputs to average")
     terms = [term(s, y) for s, y in zip(outputs, targets)]
-    return sum(terms) * (1.0 / len(terms))
+    return sum(terms, Value(0.0)) * (1.0 / len(terms))
 
 
 def hinge_loss(scores: Sequence[Value], targets: Sequence[Target]) -> Value:
@@ -57,4 +57,4 @@ def bce_with_logits_loss(logits: Sequence[Value], targets: Sequence[Target]) -> 
 
 def l2_penalty(params: Iterable[Value], alpha: float) -> Value:
     """``alpha * sum(p * p)``: L2 regularisation of ``params`` (micrograd's ``reg_loss``)."""
-    return alpha * sum(p * p for p in params)
+    return alpha * sum((p * p for p in params), Value(0.0))
