@@ -171,8 +171,11 @@ class Neuron(Module):
 
 
 class Layer(Module):
-    """``nout`` neurons that share the same ``nin`` inputs (``activation``, ``nonlin`` and ``init`` as for
-    :class:`Neuron`): a list of ``nout`` Values, or one Value when ``nout == 1``."""
+    """``nout`` neurons that share the same ``nin`` inputs.
+
+    ``activation``, ``nonlin`` and ``init`` are as for :class:`Neuron`. Calling a layer
+    gives a list of ``nout`` Values, or one Value when ``nout == 1`` (as in micrograd).
+    """
 
     def __init__(
         self,
@@ -193,6 +196,7 @@ class Layer(Module):
         return out[0] if len(out) == 1 else out
 
     def _outputs(self, x: Sequence[Value | Number]) -> list[Value]:
+        """Every neuron's output, as a list also when there is one neuron."""
         return [n(x) for n in self.neurons]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
