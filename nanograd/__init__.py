@@ -1,40 +1,37 @@
 """nanograd: a scalar-valued automatic-differentiation engine with a small neural-net library.
 
-The core (``Value``, the op table, ``no_grad``) needs only the standard library;
-visualisation, the demo and the PyTorch bridge import their extras lazily.
+The core (``Value``, the op table, ``no_grad``, ``grad``) needs only the standard
+library; visualisation, the demo and the PyTorch bridge import their extras when
+their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.pytorch``).
 """
 
-import importlib
 import sys
 
 from . import neural_net
-from .ops import OPS, Op
-from .value import Value, is_grad_enabled, no_grad, zero_grad
+from . import neural_net as nn
+from .functional import GradcheckError, gradcheck, hessian
+from .ops import OPS, Op, register_op
+from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
+from .viz import draw_dot, trace
 
-#: ``nanograd.nn`` is ``nanograd.neural_net`` under a shorter name (the same module object).
-nn = neural_net
 sys.modules[f"{__name__}.nn"] = neural_net
-
-#: Names imported on first use, name -> submodule, so ``import nanograd`` loads no optional extra.
-_LAZY_NAMES = {"draw_dot": "viz", "trace": "viz"}
-
-
-def __getattr__(name: str) -> object:
-    """Import a name listed in ``_LAZY_NAMES`` from its submodule on first access."""
-    if name in _LAZY_NAMES:
-        return getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
 
 __all__ = [
     "OPS",
+    "GradcheckError",
     "Op",
     "Value",
     "draw_dot",
+    "grad",
+    "gradcheck",
+    "hessian",
     "is_grad_enabled",
     "neural_net",
     "nn",
     "no_grad",
+    "register_op",
+    "set_gc_tuning",
+    "topological_order",
     "trace",
     "zero_grad",
 ]

@@ -1,4 +1,5 @@
-"""The ``nanograd`` command line: ``nanograd demo`` trains the moons classifier.
+"""The ``nanograd`` command line: ``nanograd demo`` trains the moons classifier, ``nanograd explore``
+writes an interactive page of an expression's graph.
 
 Also run as ``python -m nanograd``. ``main`` returns the exit status; argparse
 reports bad options with a usage message and exit status 2.
@@ -66,6 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="sgd: learning rate 1.0 decaying linearly to 0.1, as in micrograd (default); "
         "adam: learning rate 0.05 with the same decay",
     )
+    _add_explore_parser(commands)
     return parser
 
 
@@ -109,8 +111,71 @@ def run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _assignment(text: str) -> tuple[str, float]:
+    """argparse type: ``NAME=VALUE``."""
+    from .expr import ExpressionError, parse_assignment
+
+    try:
+        return parse_assignment(text)
+    except ExpressionError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
+
+
+def _add_explore_parser(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    explore = commands.add_parser(
+        "explore",
+        help="write an interactive page stepping through the forward and backward pass of an expression",
+        description="Build the graph of EXPRESSION, backpropagate, and write one self-contained HTML page "
+        "(no network needed) that steps through the forward and backward pass. The expression may use "
+        "numbers, the names given as NAME=VALUE, + - * / **, unary minus, parentheses and unary op methods "
+        "such as .tanh(); it is parsed, never evaluated. Needs " + 'pip install "nanograd[viz]"' + " and "
+        "Graphviz's dot program.",
+        epilog='example: nanograd explore "(a*b + c).tanh()" a=2 b=-3 c=10 --out graph.html '
+        '(put -- before an expression that starts with a minus sign: nanograd explore -- "-a*b" a=1 b=2)',
+    )
+    explore.add_argument("expression", metavar="EXPRESSION", help='for example "(a*b + c).tanh()"')
+    explore.add_argument("variables", nargs="*", type=_assignment, metavar="NAME=VALUE", help="the named inputs")
+    explore.add_argument(
+        "--out", type=Path, default=Path("graph.html"), metavar="FILE", help="the page to write (default: graph.html)"
+    )
+    explore.add_argument("--open", action="store_true", help="open the page in a web browser")
+    explore.add_argument(
+        "--max-nodes", type=_positive_int, default=150, metavar="N", help="the most values to show (default: 150)"
+    )
+
+
+def run_explore(args: argparse.Namespace) -> int:
+    """Write the page of ``nanograd explore``; returns the exit status (2 for a rejected expression)."""
+    import webbrowser
+
+    from .expr import ExpressionError, build
+
+    names = [name for name, _ in args.variables]
+    repeated = sorted({name for name in names if names.count(name) > 1})
+    try:
+        if repeated:
+            raise ExpressionError(f"{', '.join(repeated)} given more than once")
+        y = build(args.expression, dict(args.variables))
+    except ExpressionError as e:
+        print(f"nanograd explore: {e}", file=sys.stderr)
+        return 2
+    try:
+        from .viz import explore
+
+        y.backpropagate()
+        page = explore(y, title=args.expression, max_nodes=args.max_nodes)
+        page.save(args.out)
+    except (ImportError, OSError, ArithmeticError, ValueError) as e:
+        print(f"nanograd explore: {e}", file=sys.stderr)
+        return 1
+    print(f"wrote {args.out}")
+    if args.open and not webbrowser.open(args.out.resolve().as_uri()):
+        print(f"no web browser found: open {args.out} yourself", file=sys.stderr)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nanograd`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
-    commands = {"demo": run_demo}
+    commands = {"demo": run_demo, "explore": run_explore}
     return commands[args.command](args)

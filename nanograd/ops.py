@@ -2,13 +2,11 @@
 
 Each :class:`Op` says how to compute its result (``forward``) and how to push a
 gradient back to its inputs (``vjp``, the vector-Jacobian product). Both rules are
-written against a *math namespace* ``m`` instead of the :mod:`math` module, so
-the same rule runs on Python floats (:data:`FLOAT_MATH`, the eager engine), on
-:class:`~nanograd.value.Value` objects (higher-order gradients) and on torch
-tensors (:data:`nanograd.pytorch.TORCH_MATH`); a batched backend would only need a
-numpy namespace. A namespace must
-provide the functions the rules call: ``exp log sqrt sin cos tanh sigmoid relu
-abs sign pow xlogy``. Ops are unary or binary.
+written against a *math namespace* ``m`` (:class:`MathNamespace`) instead of the
+:mod:`math` module, so the same rule runs on Python floats (:data:`FLOAT_MATH`: the
+eager engine's backprop), on :class:`~nanograd.value.Value` objects
+(``VALUE_MATH``: ``backpropagate(create_graph=True)``, i.e. higher-order gradients)
+and on torch tensors (``nanograd.pytorch.TORCH_MATH``: the PyTorch bridge).
 
 Rule signatures::
 
@@ -17,17 +15,23 @@ Rule signatures::
 
 where ``g`` is the gradient arriving at the output and ``out`` is the output
 itself (so ``exp`` can reuse its result, as PyTorch's derivatives.yaml does).
+The engine's backprop (``_chain_rule`` in ``value.py``) evaluates ``vjp`` for every
+node; ``Value``'s operator methods compute the forward on floats inline for speed,
+and ``tests/test_value.py`` checks each of them against ``forward``.
 
 How to add an op
 ----------------
 1. Add one ``Op(...)`` entry to :data:`OPS` below (name, symbol, arity, forward,
    vjp). Use only ``+ - * /``, comparisons and functions of ``m`` in the rules;
-   if you need a new function, add it to every math namespace.
-2. Unary ops become methods of ``Value`` automatically (``Value.<name>()``);
-   a binary op gets its Python operator from ``OPERATORS`` in ``value.py``.
+   if you need a new function, add it to :class:`MathNamespace` and every namespace
+   (a test fails until you do).
+2. Give ``Value`` its one-line method in ``value.py`` (a test fails until you do).
 3. Add one row to ``OP_CASES`` in ``tests/test_ops.py``: an expression that runs on
    Values and torch tensors alike, and the input range; the PyTorch,
    finite-difference and second-derivative tests pick it up from there.
+
+Outside the library, :func:`register_op` adds an op at run time (no method; apply
+it as ``op(x)``).
 """
 
 from __future__ import annotations
@@ -35,28 +39,71 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import lru_cache
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, Protocol
+
+
+class MathNamespace(Protocol):
+    """The functions op rules may call on ``m``; every backend provides all of them.
+
+    ``FLOAT_MATH`` (below) works on Python floats, ``nanograd.value.VALUE_MATH`` on
+    Values (so rules build graphs: higher-order gradients), ``nanograd.pytorch.TORCH_MATH``
+    on tensors. ``tests/test_ops.py`` checks that each namespace has every function.
+    """
+
+    def exp(self, x: Any, /) -> Any: ...
+    def log(self, x: Any, /) -> Any: ...
+    def sqrt(self, x: Any, /) -> Any: ...
+    def sin(self, x: Any, /) -> Any: ...
+    def cos(self, x: Any, /) -> Any: ...
+    def tanh(self, x: Any, /) -> Any: ...
+    def sigmoid(self, x: Any, /) -> Any: ...
+    def relu(self, x: Any, /) -> Any: ...
+    def abs(self, x: Any, /) -> Any: ...
+    def sign(self, x: Any, /) -> Any: ...
+    def pow(self, x: Any, y: Any, /) -> Any: ...
+    def xlogy(self, x: Any, y: Any, /) -> Any: ...
+
+
+#: The names every :class:`MathNamespace` provides.
+MATH_FUNCTIONS = tuple(name for name in MathNamespace.__dict__ if not name.startswith("_"))
 
 
 @dataclass(frozen=True, slots=True)
 class Op:
-    """One operation: its name, display symbol, arity and its two rules."""
+    """One operation: its name, display symbol, arity and its two rules.
+
+    ``param`` is the op's constant parameter, kept as data (the exponent of
+    :func:`power`; ``None`` for the other ops), so a graph can be written out and read
+    back by op name alone (:func:`lookup`). Calling an op applies it to Values or
+    numbers: ``OPS["tanh"](x)`` is ``x.tanh()``.
+    """
 
     name: str
     symbol: str
     arity: int
     forward: Callable[..., Any]
-    vjp: Callable[..., tuple]
+    vjp: Callable[..., tuple[Any, ...]]
     doc: str = ""
+    param: float | None = None
 
     def __post_init__(self) -> None:
-        if self.arity not in (1, 2):
-            raise ValueError(f"Op {self.name!r}: arity must be 1 or 2, got {self.arity!r}")
+        if not isinstance(self.arity, int) or self.arity < 1:
+            raise ValueError(f"Op {self.name!r}: arity must be a positive int, got {self.arity!r}")
 
     def __repr__(self) -> str:
-        return f"Op({self.name!r}, symbol={self.symbol!r}, arity={self.arity})"
+        param = "" if self.param is None else f", param={self.param!r}"
+        return f"Op({self.name!r}, symbol={self.symbol!r}, arity={self.arity}{param})"
+
+    def __call__(self, *args: Any) -> Any:
+        """Apply the op to ``arity`` Values or numbers and return the new Value."""
+        from .value import apply  # the engine imports this module, not the other way round
+
+        return apply(self, *args)
+
+    def __reduce__(self) -> tuple[Callable[..., Op], tuple[str, float | None]]:
+        # Pickled by name: the rules are code and never travel.
+        return lookup, (self.name, self.param)
 
 
 def _float_pow(x: float, y: float) -> float:
@@ -139,23 +186,80 @@ OPS: dict[str, Op] = {
 }
 
 
+#: Exponent -> its ``power`` op. ``3`` and ``3.0`` are equal keys, so they share one op.
+POWERS: dict[float, Op] = {}
+_MAX_CACHED_POWERS = 1024
+
+
 def power(k: float) -> Op:
-    """The unary op ``x ** k`` for a constant exponent ``k`` (symbol ``**k``).
+    """The unary op ``x ** k`` for a constant exponent ``k`` (symbol ``**k``, ``param`` k).
 
     A constant exponent is not a graph node, so ``(-2) ** 3`` needs no logarithm
     of a negative number. Ops are cached per exponent (``3`` and ``3.0`` are one op).
     """
+    op = POWERS.get(k)
+    if op is not None:
+        return op
+    if not isinstance(k, (int, float)) or isinstance(k, bool):
+        raise TypeError(f"power: the exponent must be a real number, got {k!r} of type {type(k).__name__}")
     k = float(k)
-    return _power(int(k) if k.is_integer() else k)
-
-
-@lru_cache(maxsize=256)
-def _power(k: float) -> Op:
-    return Op(
+    # An integral exponent stays an int inside the rules, so x ** 3 is computed as Python computes it.
+    e: float = int(k) if k.is_integer() else k
+    op = Op(
         "power",
-        f"**{k:g}",
+        f"**{e:g}",
         1,
-        lambda m, x: m.pow(x, k),
-        lambda m, g, out, x: (g * k * m.pow(x, k - 1),),
-        f"x ** {k:g}, constant exponent",
+        lambda m, x: m.pow(x, e),
+        lambda m, g, out, x: (g * e * m.pow(x, e - 1),),
+        f"x ** {e:g}, constant exponent",
+        param=k,
     )
+    if len(POWERS) < _MAX_CACHED_POWERS:
+        POWERS[k] = op
+    return op
+
+
+def lookup(name: str, param: float | None = None) -> Op:
+    """The op called ``name`` (``power`` needs its exponent as ``param``); ValueError if unknown."""
+    if name == "power":
+        if not isinstance(param, (int, float)) or isinstance(param, bool) or not math.isfinite(param):
+            raise ValueError(f"op 'power' needs a finite number as its exponent, got {param!r}")
+        return power(param)
+    op = OPS.get(name)
+    if op is None or param is not None:
+        known = ", ".join(sorted(OPS)) + ", power"
+        raise ValueError(f"unknown op {name!r} with param {param!r} (known ops: {known})")
+    return op
+
+
+def register_op(
+    name: str,
+    symbol: str,
+    arity: int,
+    forward: Callable[..., Any],
+    vjp: Callable[..., tuple[Any, ...]],
+    doc: str = "",
+) -> Op:
+    """Add a new op to :data:`OPS` and return it; apply it with ``op(x)`` or ``op(x, y)``.
+
+    Write both rules with the math namespace ``m`` (``m.exp``, ``m.log``, ...; see
+    :class:`MathNamespace`) and ``+ - * /``: the same rules then run on floats, on
+    Values (higher-order gradients) and on torch tensors. ``vjp`` must return a tuple
+    with one gradient per input; a rule that does not raises a ``TypeError`` naming the op.
+    """
+    if not isinstance(name, str) or not name.isidentifier():
+        raise ValueError(f"register_op: the name must be an identifier, got {name!r}")
+    if name in OPS or name == "power":
+        raise ValueError(f"register_op: an op named {name!r} exists already")
+    if arity not in (1, 2):
+        raise ValueError(f"register_op {name!r}: arity must be 1 or 2, got {arity!r}")
+
+    def checked_vjp(m: MathNamespace, g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
+        grads = vjp(m, g, out, *xs)
+        if not isinstance(grads, tuple) or len(grads) != arity:
+            raise TypeError(f"op {name!r}: vjp must return a tuple of {arity} gradient(s), got {grads!r}")
+        return grads
+
+    op = Op(name, symbol, arity, forward, checked_vjp, doc)
+    OPS[name] = op
+    return op

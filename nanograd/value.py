@@ -1,21 +1,25 @@
 """``Value``: one real number in a graph of scalar operations, and backpropagation.
 
-Every arithmetic operator and math method on a ``Value`` looks its op up in the
-op table (:mod:`nanograd.ops`), computes the result with the op's forward rule and
-records the inputs and the op on the new node. ``backpropagate()`` then walks the
-graph from the output back to the inputs, applying each op's vjp rule: that loop,
-:func:`_propagate`, is the chain rule, and it is the only place it lives.
+Each operator and math method of ``Value`` is a short method that names its op from
+the op table (:mod:`nanograd.ops`), computes the result and records a new node. The
+chain rule lives in one loop, :func:`_chain_rule`: ``backpropagate()`` orders the
+graph (:func:`topological_order`) and runs that loop from the output back to the
+inputs, evaluating each op's vjp rule from the table.
 
-A node stores data, not closures: its op and its one or two inputs, in order (two
-slots, read as the ordered tuple ``inputs``, so ``a + a`` keeps both edges). Graphs
-therefore contain no reference cycles and are freed as soon as the last reference to
-the output goes away; and with one garbage-collected object per node instead of a
-node plus a tuple, the cycle collector has half as much to scan.
+A node stores data, not closures: its op and its inputs, in order (so ``a + a``
+keeps both edges). A plain number used as an operand (``x + 1.0``, ``2 * x``) is
+stored in the node as a float, a *literal*, rather than as a new leaf: it costs
+nothing to create, to walk or to backpropagate through. ``inputs`` turns a literal
+into a constant leaf the first time someone asks for it. Graphs contain no
+reference cycles and are freed as soon as the last reference to the output goes
+away.
 
 Numbers and errors
 ------------------
-* A ``Value`` holds a Python float. Non-real input (``"abc"``, ``None``, complex)
-  raises ``TypeError`` naming the operation and the value.
+* A ``Value`` holds a Python float. Non-real input (``"abc"``, ``None``, complex,
+  a numpy array) raises ``TypeError`` naming the operation and the value.
+  ``float(v)`` and ``math.exp(v)`` raise ``TypeError`` too: they would silently
+  detach the number from the graph (read it with ``.of``; use ``v.exp()``).
 * Domain errors raise the exception Python's :mod:`math` would, with the op and its
   inputs in the message: ``ValueError`` for ``log``/``sqrt`` outside their domain and
   for a negative base to a fractional power (never a complex number),
@@ -32,19 +36,20 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import gc
 import math
 import numbers
 import operator
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import SimpleNamespace
-from typing import TYPE_CHECKING
+from typing import Any, Union
 
-from .ops import FLOAT_MATH, OPS, Op, power
+from .ops import FLOAT_MATH, OPS, POWERS, MathNamespace, Op, power
 
-if TYPE_CHECKING:
-    import torch
-
+#: A plain real number.
 Number = int | float
+#: What arithmetic accepts next to a Value: another Value or a real number.
+Operand = Union["Value", float, int]
 
 _grad_enabled: contextvars.ContextVar[bool] = contextvars.ContextVar("nanograd_grad_enabled", default=True)
 
@@ -68,65 +73,118 @@ def is_grad_enabled() -> bool:
     return _grad_enabled.get()
 
 
+def _short(x: object) -> str:
+    """``repr(x)``, cut short so that an error message stays one readable line."""
+    text = repr(x)
+    return text if len(text) <= 60 else f"{text[:40]}...{text[-10:]} ({len(text)} characters)"
+
+
 def _to_float(x: object, what: str) -> float:
     """Convert a real number to float, or raise a TypeError naming ``what`` and ``x``."""
     if type(x) is float:
         return x
-    if isinstance(x, numbers.Real):
-        return float(x)
-    raise TypeError(f"{what}: expected a real number or a Value, got {x!r} of type {type(x).__name__}")
+    if type(x) is int or isinstance(x, numbers.Real):
+        try:
+            return float(x)
+        except OverflowError:
+            raise OverflowError(f"{what}: {_short(x)} is too large for a float") from None
+    raise TypeError(f"{what}: expected a real number or a Value, got {_short(x)} of type {type(x).__name__}")
 
 
-def _describe(values: Iterable[float]) -> str:
-    return ", ".join(repr(v) for v in values)
-
-
-def _op_error(op: Op, args: tuple[float, ...], e: Exception, during: str = "") -> Exception:
+def _op_error(op: Op, args: Sequence[float], e: Exception, during: str = "") -> Exception:
     """``e`` re-raised as the same type, with a message naming the op and its inputs."""
-    return type(e)(f"{during}{op.name}({_describe(args)}): {e}")
+    return type(e)(f"{during}{_call_text(op, args)}: {e}")
 
 
-def _check_finite(op: Op, out: float, args: tuple[float, ...]) -> None:
-    # Overflow policy: a finite input never silently becomes inf or nan.
-    if all(math.isfinite(a) for a in args):
-        raise OverflowError(f"{op.name}({_describe(args)}) is not finite: {out!r}")
+def _call_text(op: Op, args: Iterable[float]) -> str:
+    """``op`` applied to ``args`` as text, for error messages: ``div(1.0, 0.0)``, ``power(-8.0, k=0.5)``."""
+    params = [] if op.param is None else [f"k={op.param!r}"]
+    return f"{op.name}({', '.join([*map(repr, args), *params])})"
 
 
-def _node(data: float, rule: Op, a: Value, b: Value | None = None) -> Value:
-    """A new Value produced by ``rule`` from ``a`` (and ``b``); a leaf under ``no_grad``."""
-    out = Value.__new__(Value)
+def _node(data: float, op: Op, a: object, b: object) -> Value:
+    """A new Value produced by ``op`` from ``a`` (and ``b``); a leaf under ``no_grad``."""
+    if not _isfinite(data):
+        _check_overflow(op, data, a, b)
+    out = _new_value(Value)
     out.data = data
     out.grad = 0.0
     out.label = ""
     if _grad_enabled.get():
-        out._a, out._b, out._rule = a, b, rule
+        out._a, out._b, out._operation = a, b, op
     else:
-        out._a = out._b = out._rule = None
+        out._a = out._b = out._operation = None
     return out
 
 
-def _apply1(rule: Op, a: Value) -> Value:
-    """``rule`` applied to one Value: forward on floats, then a new node."""
+def _check_overflow(op: Op, data: float, a: object, b: object) -> None:
+    """The overflow policy: a finite input never silently becomes inf or NaN."""
+    args = _numbers(a, b)
+    if all(_isfinite(x) for x in args):
+        raise OverflowError(f"{_call_text(op, args)} is not finite: {data!r}")
+
+
+_isfinite = math.isfinite
+_new_value = object.__new__
+
+
+def _forward(op: Op, fn: Callable[..., float], *args: float) -> float:
+    """``fn(*args)``, ``op``'s forward on floats, its errors re-raised naming the op and the inputs."""
+    try:
+        return fn(*args)
+    except (ArithmeticError, ValueError) as e:
+        raise _op_error(op, args, e) from None
+
+
+def _unary(op: Op, fn: Callable[[float], float], a: Value) -> Value:
+    """``op`` applied to the Value ``a``; ``fn`` is its forward on floats (tested against the table's)."""
     x = a.data
     try:
-        out = rule.forward(FLOAT_MATH, x)
+        out = fn(x)
     except (ArithmeticError, ValueError) as e:
-        raise _op_error(rule, (x,), e) from None
-    if not math.isfinite(out):
-        _check_finite(rule, out, (x,))
-    return _node(out, rule, a)
+        raise _op_error(op, (x,), e) from None
+    return _node(out, op, a, None)
 
 
-def _apply2(rule: Op, a: Value, b: Value) -> Value:
-    """``rule`` applied to two Values: forward on floats, then a new node."""
-    x, y = a.data, b.data
-    try:
-        out = rule.forward(FLOAT_MATH, x, y)
-    except (ArithmeticError, ValueError) as e:
-        raise _op_error(rule, (x, y), e) from None
-    if not math.isfinite(out):
-        _check_finite(rule, out, (x, y))
-    return _node(out, rule, a, b)
+def _literal(x: object, op: Op) -> float:
+    """A plain-number operand as a float; TypeError names the op's symbol and the value."""
+    return x if type(x) is float else _to_float(x, op.symbol)
+
+
+def _on_floats(op: Op) -> Callable[..., float]:
+    """``op``'s forward rule as a function of floats (for ops without a method)."""
+    return lambda *xs: op.forward(FLOAT_MATH, *xs)  # type: ignore[no-any-return]
+
+
+def apply(op: Op, *args: Operand) -> Value:
+    """Apply ``op`` to ``arity`` operands (Values or numbers) and return the new Value.
+
+    This is the generic path (``op(x)``, ops added with :func:`~nanograd.ops.register_op`);
+    ``Value``'s methods do the same for the built-in ops.
+    """
+    if len(args) != op.arity:
+        raise TypeError(f"op {op.name!r} takes {op.arity} operand(s), got {len(args)}")
+    if op.arity == 1:
+        (a,) = args
+        return _unary(op, _on_floats(op), a if isinstance(a, Value) else Value(_literal(a, op)))
+    if op.arity == 2:
+        a, b = args
+        return _binary(op, a, b)
+    raise TypeError(f"op {op.name!r} has {op.arity} inputs: record such nodes with make_node()")
+
+
+def _binary(op: Op, a: Operand, b: Operand) -> Value:
+    """``op`` applied to two operands, at least one a Value; a number becomes a literal."""
+    x = a.data if type(a) is Value else _literal(a, op)
+    y = b.data if type(b) is Value else _literal(b, op)
+    return _node(_forward(op, _on_floats(op), x, y), op, a if type(a) is Value else x, b if type(b) is Value else y)
+
+
+_ADD, _SUB, _MUL, _DIV, _POW, _NEG = (OPS[name] for name in ("add", "sub", "mul", "div", "pow", "neg"))
+_divide, _float_pow = operator.truediv, FLOAT_MATH.pow
+_RELU, _TANH, _SIGMOID, _EXP, _LOG, _SQRT, _ABS, _SIN, _COS = (
+    OPS[name] for name in ("relu", "tanh", "sigmoid", "exp", "log", "sqrt", "abs", "sin", "cos")
+)
 
 
 class Value:
@@ -135,17 +193,30 @@ class Value:
     The micrograd names ``.data``, ``.grad`` and ``.backward()`` are the same
     attributes and method under a second name. ``label`` is an optional name shown
     by :func:`nanograd.draw_dot`.
+
+    ``Value(data, children, op_symbol)`` is micrograd's way to write a custom op:
+    assign the node's ``_backward`` afterwards (see :meth:`_backward`).
     """
 
-    __slots__ = ("_a", "_b", "_rule", "data", "grad", "label")
+    __slots__ = ("_a", "_b", "_operation", "data", "grad", "label")
 
-    def __init__(self, data: Number, label: str = "") -> None:
+    data: float
+    #: A float, or a Value after ``backpropagate(create_graph=True)``.
+    grad: Any
+    label: str
+
+    def __init__(self, data: float, _children: Iterable[Value] = (), _op: str = "", *, label: str = "") -> None:
         self.data = _to_float(data, "Value")
         self.grad = 0.0
-        self._a: Value | None = None  # first input (None for a leaf)
-        self._b: Value | None = None  # second input (None for a leaf or a unary op)
-        self._rule: Op | None = None
         self.label = label
+        # First input (a Value or a literal float; a tuple for a node with other than 1 or 2 inputs).
+        self._a: object = None
+        self._b: object = None  # second input, a Value or a literal float; None for a unary op or a leaf
+        self._operation: Op | None = None  # the op table entry that made this node; None for a leaf
+        if isinstance(_children, str):
+            raise TypeError(f"Value: the second argument is micrograd's children tuple; write label={_children!r}")
+        if _children or _op:
+            _custom_node(self, tuple(_children), _op)
 
     # -- names -----------------------------------------------------------------
     @property
@@ -154,29 +225,53 @@ class Value:
         return self.data
 
     @of.setter
-    def of(self, x: Number) -> None:
+    def of(self, x: float) -> None:
         self.data = _to_float(x, "Value.of")
 
     @property
-    def gradient(self) -> float:
+    def gradient(self) -> Any:
         """d(output)/d(this value) after ``backpropagate()`` (same as ``.grad``)."""
         return self.grad
 
     @gradient.setter
-    def gradient(self, g: Number) -> None:
+    def gradient(self, g: float) -> None:
         self.grad = _to_float(g, "Value.gradient")
 
     @property
     def inputs(self) -> tuple[Value, ...]:
-        """The Values this one was computed from, as an ordered tuple (empty for a leaf)."""
-        if self._b is not None:
-            return (self._a, self._b)
-        return () if self._a is None else (self._a,)
+        """The Values this one was computed from, as an ordered tuple (empty for a leaf).
+
+        A literal operand (the ``1.0`` of ``x + 1.0``) becomes a constant leaf the
+        first time it is asked for, and stays that leaf.
+        """
+        if type(self._a) is float:
+            self._a = self._literal_leaf(0)
+        if type(self._b) is float:
+            self._b = self._literal_leaf(1)
+        return () if self._a is None else _operands(self._a, self._b)
+
+    def _literal_leaf(self, i: int) -> Value:
+        """Operand ``i``, a literal, as a constant leaf holding the gradient it has received.
+
+        That gradient is the vjp rule's share for it, from this node's current
+        gradient: what the constant would hold had it been a leaf all along.
+        """
+        leaf = Value(_operands(self._a, self._b)[i])
+        if self.grad and type(self.grad) is float and self._operation is not None:
+            numbers = _numbers(self._a, self._b)
+            with contextlib.suppress(ArithmeticError, ValueError):
+                leaf.grad = self._operation.vjp(FLOAT_MATH, self.grad, self.data, *numbers)[i]
+        return leaf
+
+    @property
+    def operands(self) -> tuple[Value | float, ...]:
+        """Like :attr:`inputs`, but literal operands are the plain floats they are."""
+        return () if self._a is None else _operands(self._a, self._b)
 
     @property
     def op(self) -> Op | None:
         """The op table entry that produced this Value, or ``None`` for a leaf."""
-        return self._rule
+        return self._operation
 
     @property
     def _prev(self) -> tuple[Value, ...]:
@@ -186,45 +281,166 @@ class Value:
     @property
     def _op(self) -> str:
         """micrograd's name for the op symbol, ``''`` for a leaf (read-only)."""
-        return self._rule.symbol if self._rule is not None else ""
+        return self._operation.symbol if self._operation is not None else ""
+
+    @property
+    def _backward(self) -> Callable[[], None]:
+        """micrograd's per-node backward step: calling it applies the chain rule at this node only.
+
+        Assigning a function here (micrograd's custom-op idiom: ``out._backward = fn``,
+        where ``fn`` adds into its inputs' ``.grad`` from ``out.grad``) makes that
+        function this node's rule.
+        """
+        return lambda: _chain_rule((self,), create_graph=False)
+
+    @_backward.setter
+    def _backward(self, fn: Callable[[], None]) -> None:
+        if self._operation is None or self._operation.name != "custom":
+            raise AttributeError("_backward can only be set on a node made as Value(data, children, op)")
+        inputs = self._a
+        assert type(inputs) is tuple
+        self._operation = _custom_op(self._operation.symbol, len(inputs), fn)
 
     def __repr__(self) -> str:
         return f"Value(of={self.data!r}, gradient={self.grad!r})"
 
-    # -- operators not generated from the table (see the end of this module) -------
-    def __pow__(self, other: Value | Number) -> Value:
-        if isinstance(other, Value):
-            return _apply2(OPS["pow"], self, other)
-        return _apply1(power(_to_float(other, "**")), self)
+    # -- arithmetic: one method per op ---------------------------------------------
+    def __add__(self, other: Operand) -> Value:
+        """x + y (op 'add')."""
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _ADD.symbol)
+        return _node(self.data + y, _ADD, self, other if type(other) is Value else y)
 
-    def __rpow__(self, other: Number) -> Value:
-        return _apply2(OPS["pow"], _as_value(other, "**"), self)
+    #: y + x is recorded as x + y: addition commutes exactly in floating point.
+    __radd__ = __add__
+
+    def __mul__(self, other: Operand) -> Value:
+        """x * y (op 'mul')."""
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _MUL.symbol)
+        return _node(self.data * y, _MUL, self, other if type(other) is Value else y)
+
+    #: y * x is recorded as x * y: multiplication commutes exactly in floating point.
+    __rmul__ = __mul__
+
+    def __sub__(self, other: Operand) -> Value:
+        """x - y (op 'sub')."""
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _SUB.symbol)
+        return _node(self.data - y, _SUB, self, other if type(other) is Value else y)
+
+    def __rsub__(self, other: Operand) -> Value:
+        """y - x for a number y (op 'sub')."""
+        y = _literal(other, _SUB)
+        return _node(y - self.data, _SUB, y, self)
+
+    def __truediv__(self, other: Operand) -> Value:
+        """x / y (op 'div'); ZeroDivisionError for y == 0."""
+        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _DIV.symbol)
+        try:
+            out = self.data / y
+        except ZeroDivisionError as e:
+            raise _op_error(_DIV, (self.data, y), e) from None
+        return _node(out, _DIV, self, other if type(other) is Value else y)
+
+    def __rtruediv__(self, other: Operand) -> Value:
+        """y / x for a number y (op 'div')."""
+        y = _literal(other, _DIV)
+        return _node(_forward(_DIV, _divide, y, self.data), _DIV, y, self)
+
+    def __pow__(self, other: Operand) -> Value:
+        """x ** k for a number k (op ``power(k)``), or x ** y for a Value y (op 'pow')."""
+        if type(other) is Value:
+            return _node(_forward(_POW, _float_pow, self.data, other.data), _POW, self, other)
+        op = POWERS.get(other) or power(_literal(other, _POW))  # type: ignore[arg-type]
+        x, k = self.data, op.param
+        try:
+            # A positive base can take ** directly: no complex result, no division by zero.
+            out = x**k if x > 0.0 else _float_pow(x, k)  # type: ignore[operator]
+        except (ArithmeticError, ValueError) as e:
+            raise _op_error(op, (x,), e) from None
+        return _node(out, op, self, None)
+
+    def __rpow__(self, other: Operand) -> Value:
+        """k ** x for a number k (op 'pow')."""
+        y = _literal(other, _POW)
+        return _node(_forward(_POW, _float_pow, y, self.data), _POW, y, self)
 
     def __neg__(self) -> Value:
-        return _apply1(OPS["neg"], self)
+        """-x (op 'neg')."""
+        return _node(-self.data, _NEG, self, None)
 
     def __pos__(self) -> Value:
+        """+x is x itself."""
         return self
 
+    # -- math methods: one per unary op of the table ------------------------------------
+    def relu(self) -> Value:
+        """max(x, 0) (op 'relu')."""
+        return _unary(_RELU, FLOAT_MATH.relu, self)
+
+    def tanh(self) -> Value:
+        """tanh(x) (op 'tanh')."""
+        return _unary(_TANH, FLOAT_MATH.tanh, self)
+
+    def sigmoid(self) -> Value:
+        """1 / (1 + exp(-x)) (op 'sigmoid')."""
+        return _unary(_SIGMOID, FLOAT_MATH.sigmoid, self)
+
+    def exp(self) -> Value:
+        """e ** x (op 'exp')."""
+        return _unary(_EXP, FLOAT_MATH.exp, self)
+
+    def log(self) -> Value:
+        """Natural logarithm (op 'log'); ValueError for x <= 0."""
+        return _unary(_LOG, FLOAT_MATH.log, self)
+
+    def sqrt(self) -> Value:
+        """Square root (op 'sqrt'); ValueError for x < 0."""
+        return _unary(_SQRT, FLOAT_MATH.sqrt, self)
+
+    def abs(self) -> Value:
+        """|x| (op 'abs')."""
+        return _unary(_ABS, FLOAT_MATH.abs, self)
+
+    def sin(self) -> Value:
+        """sin(x) (op 'sin')."""
+        return _unary(_SIN, FLOAT_MATH.sin, self)
+
+    def cos(self) -> Value:
+        """cos(x) (op 'cos')."""
+        return _unary(_COS, FLOAT_MATH.cos, self)
+
+    # -- comparisons: numbers in, bool out (== and hash stay identity) ---------------------
+    def __lt__(self, other: Operand) -> bool:
+        return self.data < _number(other, "<")
+
+    def __le__(self, other: Operand) -> bool:
+        return self.data <= _number(other, "<=")
+
+    def __gt__(self, other: Operand) -> bool:
+        return self.data > _number(other, ">")
+
+    def __ge__(self, other: Operand) -> bool:
+        return self.data >= _number(other, ">=")
+
+    # -- what would silently leave the graph ---------------------------------------------
     def __float__(self) -> float:
-        return self.data
+        raise TypeError(
+            "float(Value) would detach the number from the graph, so no gradient could reach it: "
+            "read the number with .of (or .data), and use the Value's methods (v.exp(), v.log(), ...) "
+            "instead of math.exp(v)"
+        )
 
-    # -- PyTorch (the optional extra, imported on first use) ---------------------------
-    @classmethod
-    def from_torch(cls, tensor: torch.Tensor) -> Value:
-        """A new leaf holding the number in a 0-d or one-element torch tensor."""
-        from .pytorch import value_from_tensor
+    #: numpy defers to Value's reflected operators instead of looping over an array with it.
+    __array_ufunc__ = None
 
-        return value_from_tensor(tensor)
-
-    def to_torch(self, dtype: torch.dtype | None = None) -> torch.Tensor:
-        """A 0-d torch tensor holding this Value's number (float64 unless ``dtype`` says otherwise)."""
-        from .pytorch import value_to_tensor
-
-        return value_to_tensor(self) if dtype is None else value_to_tensor(self, dtype)
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickling and copy.deepcopy: a leaf is its numbers; a computed Value is its leaves plus
+        # its nodes as plain data (op names, not code), so any depth works without recursion.
+        if self._operation is None:
+            return (_leaf, (self.data, self.grad, self.label))
+        return (_rebuild_graph, _graph_as_data(self))
 
     # -- backpropagation -------------------------------------------------------------
-    def backpropagate(self) -> None:
+    def backpropagate(self, create_graph: bool = False) -> None:
         """Fill ``.gradient`` of every Value this one depends on with d(self)/d(value).
 
         Leaves (inputs and parameters) *accumulate*, like PyTorch's ``.grad``: a
@@ -232,131 +448,246 @@ class Value:
         :func:`zero_grad` (or ``Module.zero_grad()``). Intermediate nodes are reset
         on every call, so nothing is counted twice through them. The traversal is
         iterative: graphs millions of nodes deep need no recursion.
+
+        With ``create_graph=True`` the gradients are themselves Values, computed by
+        the same rules evaluated on Values, so they can be backpropagated again
+        (second and higher derivatives; see :func:`grad`).
         """
-        _propagate(self)
+        order = topological_order(self)
+        _make_room_for_graphs(len(order))
+        for node in order:
+            if node._operation is not None:
+                node.grad = 0.0
+        seed = 1.0 if self._operation is not None else self.grad + 1.0
+        self.grad = Value(seed) if create_graph else seed
+        order.reverse()
+        _chain_rule(order, create_graph)
 
     backward = backpropagate
 
 
-def _number(x: Value | Number, what: str) -> float:
+#: Whether nanograd may raise the cycle collector's first threshold (see :func:`set_gc_tuning`).
+_gc_tuning = True
+#: The threshold is kept at this many times the nodes of the largest graph backpropagated so far ...
+_GC_HEADROOM = 4
+#: ... but never raised beyond this.
+_GC_MAX_THRESHOLD = 4_000_000
+
+
+def _make_room_for_graphs(nodes: int) -> None:
+    """Let the next graphs of this size be built and freed without a cycle collection.
+
+    Graphs hold no reference cycles: reference counting frees each one as soon as the
+    last reference to its output goes. But CPython's cycle collector runs every 700
+    net object allocations and rescans every live graph node each time, which
+    doubled the cost of building a graph. Its counter counts allocations minus
+    frees, so a first threshold of a few graphs' worth of nodes lets training
+    steps build and free their graphs without a collection, while cyclic garbage
+    from other code is still collected, only after more allocations. Results do
+    not change; memory stays flat (``tests/test_memory.py``).
+    """
+    if _gc_tuning:
+        threshold, *older = gc.get_threshold()
+        wanted = min(_GC_HEADROOM * nodes, _GC_MAX_THRESHOLD)
+        if threshold < wanted:
+            gc.set_threshold(wanted, *older)
+
+
+def set_gc_tuning(enabled: bool) -> None:
+    """Allow (the default) or forbid nanograd to raise the cycle collector's first threshold.
+
+    ``backpropagate()`` raises ``gc.get_threshold()[0]`` to four times the nodes of
+    the graph (at most 4,000,000) so that building the next graphs triggers no cycle
+    collection; it never lowers it, and never turns the collector on or off.
+    """
+    global _gc_tuning
+    _gc_tuning = bool(enabled)
+
+
+def _leaf(data: float, grad: Any, label: str) -> Value:
+    """A leaf with these fields (the unpickling side of ``Value.__reduce__``)."""
+    v = Value(data, label=label)
+    v.grad = grad
+    return v
+
+
+def _number(x: Operand, what: str) -> float:
     """The number in ``x``, a Value or a real number; TypeError names ``what``."""
     return x.data if isinstance(x, Value) else _to_float(x, what)
 
 
-def _as_value(x: Value | Number, what: str) -> Value:
-    """``x`` itself if it is a Value, else a new constant leaf; TypeError names ``what``."""
-    return x if isinstance(x, Value) else Value(_to_float(x, what))
-
-
-def _binary(op: Op, name: str, reflected: bool = False) -> Callable[[Value, Value | Number], Value]:
-    """The operator method ``name`` for binary ``op``; ``reflected`` for ``__radd__`` and friends."""
-
-    def method(self: Value, other: Value | Number) -> Value:
-        if type(other) is not Value:
-            other = _as_value(other, op.symbol)
-        return _apply2(op, other, self) if reflected else _apply2(op, self, other)
-
-    method.__name__ = name
-    method.__doc__ = f"{op.doc} (op {op.name!r})"
-    return method
-
-
-def _unary(op: Op) -> Callable[[Value], Value]:
-    """The method ``Value.<op.name>()`` for unary ``op``."""
-
-    def method(self: Value) -> Value:
-        return _apply1(op, self)
-
-    method.__name__ = op.name
-    method.__doc__ = f"{op.doc} (op {op.name!r})"
-    return method
-
-
-def _comparison(compare: Callable[[float, float], bool], symbol: str) -> Callable[[Value, Value | Number], bool]:
-    """``<`` and friends: compare the numbers and return a plain bool (``==`` stays identity)."""
-
-    def method(self: Value, other: Value | Number) -> bool:
-        return compare(self.data, _number(other, symbol))
-
-    method.__name__ = f"__{compare.__name__}__"
-    return method
-
-
-#: Binary op name -> the Python operator that applies it (``__add__`` and ``__radd__``).
-#: ``**`` is written out in the class: a number as exponent selects a different op.
-OPERATORS = {"add": "add", "sub": "sub", "mul": "mul", "div": "truediv"}
-
-for _op_name, _dunder in OPERATORS.items():
-    setattr(Value, f"__{_dunder}__", _binary(OPS[_op_name], f"__{_dunder}__"))
-    setattr(Value, f"__r{_dunder}__", _binary(OPS[_op_name], f"__r{_dunder}__", reflected=True))
-for _op in OPS.values():
-    if _op.arity == 1 and _op.name != "neg":  # neg is the operator -v
-        setattr(Value, _op.name, _unary(_op))
-for _compare, _symbol in ((operator.lt, "<"), (operator.le, "<="), (operator.gt, ">"), (operator.ge, ">=")):
-    setattr(Value, f"__{_compare.__name__}__", _comparison(_compare, _symbol))
-del _op_name, _dunder, _op, _compare, _symbol
-
-
-#: Stack marker in :func:`_topological_order`: the node below it has all its inputs done.
+#: Stack marker in :func:`topological_order`: the node below it has all its inputs done.
 _INPUTS_DONE = object()
 
 
-def _topological_order(root: Value) -> list[Value]:
+def topological_order(root: Value) -> list[Value]:
     """Every Value ``root`` depends on, each one after all of its inputs (``root`` last).
 
-    An iterative depth-first walk (no recursion limit). Intermediate nodes have their
-    gradient reset to 0 on the way, so a second backprop counts nothing twice.
+    A pure, iterative depth-first walk: it changes nothing, and any depth works.
+    Literal operands are not Values and are not listed (see ``Value.operands``).
     """
     order: list[Value] = []
     visited: set[Value] = set()
-    stack: list[object] = [root]
+    stack: list[Any] = [root]
+    push, pop, finish, visit = stack.append, stack.pop, order.append, visited.add  # bound once: the loop is hot
     while stack:
-        node = stack.pop()
+        node = pop()
         if node is _INPUTS_DONE:
-            node = stack.pop()
-            node.grad = 0.0
-            order.append(node)
+            finish(pop())
             continue
         if node in visited:
             continue
-        visited.add(node)
-        a, b = node._a, node._b
-        if a is None:  # a leaf
-            order.append(node)
+        visit(node)
+        if node._operation is None:
+            finish(node)
             continue
-        stack.append(node)
-        stack.append(_INPUTS_DONE)
-        if a not in visited:
-            stack.append(a)
-        if b is not None and b not in visited:
-            stack.append(b)
+        push(node)
+        push(_INPUTS_DONE)
+        a, b = node._a, node._b
+        if type(a) is Value:
+            if a not in visited:
+                push(a)
+        elif type(a) is tuple:
+            stack.extend(x for x in a if x not in visited)
+        if type(b) is Value and b not in visited:
+            push(b)
     return order
 
 
-def _propagate(root: Value) -> None:
-    """The chain rule: from ``root`` back, add each node's vjp into its inputs' gradients.
+def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
+    """The chain rule: for each node, add its vjp into its inputs' gradients.
 
-    Nodes are visited in reverse topological order, so a node's gradient is complete
-    (every node computed from it has passed its share on) before it is passed on.
+    ``nodes`` come outputs first (reverse topological order), so a node's gradient
+    is complete before it is passed on. On floats the rule gets the numbers; with
+    ``create_graph`` it gets the Values themselves and builds the gradient's graph.
+    The first arms are the common shapes (unary, Value op literal, Value op Value);
+    the last handles the rest (a literal on the left, n-ary nodes).
     """
-    order = _topological_order(root)
-    root.grad = 1.0 if root._rule is not None else root.grad + 1.0
-    for node in reversed(order):
-        rule = node._rule
-        if rule is None:
+    m = FLOAT_MATH
+    for node in nodes:
+        op = node._operation
+        if op is None:
             continue
         a, b = node._a, node._b
         try:
-            if b is None:
-                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, a.data)
+            if create_graph:
+                grads = op.vjp(VALUE_MATH, node.grad, node, *_operands(a, b))
+            elif b is None:  # x.tanh()
+                a.grad += op.vjp(m, node.grad, node.data, a.data)[0]  # type: ignore[attr-defined]
+                continue
+            elif type(b) is float:  # x + 1.0
+                a.grad += op.vjp(m, node.grad, node.data, a.data, b)[0]  # type: ignore[attr-defined]
+                continue
+            elif type(a) is Value and type(b) is Value:  # x * y
+                ga, gb = op.vjp(m, node.grad, node.data, a.data, b.data)
+                a.grad += ga
+                b.grad += gb
+                continue
             else:
-                grads = rule.vjp(FLOAT_MATH, node.grad, node.data, a.data, b.data)
+                grads = op.vjp(m, node.grad, node.data, *_numbers(a, b))
         except (ArithmeticError, ValueError) as e:
-            args = tuple(v.data for v in node.inputs)
-            raise _op_error(rule, args, e, during="backpropagate through ") from None
-        a.grad += grads[0]
-        if b is not None:
-            b.grad += grads[1]
+            raise _op_error(op, _numbers(a, b), e, during="backpropagate through ") from None
+        for x, g in zip(_operands(a, b), grads):
+            if type(x) is Value:
+                x.grad += g
+
+
+def _operands(a: object, b: object) -> tuple[Any, ...]:
+    """A node's operands from its two slots: a tuple in ``a`` (n-ary), or ``a`` and maybe ``b``."""
+    if type(a) is tuple:
+        return a
+    return (a,) if b is None else (a, b)
+
+
+def _numbers(a: object, b: object) -> list[float]:
+    """The numbers of a node's operands (a literal is its own number)."""
+    return [x.data if type(x) is Value else x for x in _operands(a, b)]
+
+
+def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
+    """Record a node computed outside the engine, with any number of inputs.
+
+    Backprop calls ``op.vjp(m, g, out, *input_numbers)``, which must return one
+    gradient per input. This is how n-ary nodes (a compiled batch reduction, a
+    micrograd-style custom op) join the ordinary graph and its one chain-rule loop.
+    """
+    inputs = tuple(inputs)
+    for x in inputs:
+        if type(x) is not Value:
+            raise TypeError(f"make_node({op.name!r}): every input must be a Value, got {_short(x)}")
+    if len(inputs) != op.arity:
+        raise TypeError(f"make_node({op.name!r}): the op takes {op.arity} inputs, got {len(inputs)}")
+    return _node(_to_float(data, f"make_node({op.name!r})"), op, inputs, ())
+
+
+def _no_rule(m: MathNamespace, g: Any, out: Any, *xs: Any) -> tuple[float, ...]:
+    """The vjp of a custom node whose ``_backward`` was never set: nothing flows back (as in micrograd)."""
+    return (0.0,) * len(xs)
+
+
+def _custom_op(symbol: str, arity: int, fn: Callable[[], None] | None) -> Op:
+    """The op of a micrograd-style custom node: its vjp calls the user's ``_backward``.
+
+    That function adds into the inputs' ``.grad`` itself, so the rule returns zeros;
+    it has no forward (the user computed the number) and cannot run on Values.
+    """
+
+    def vjp(m: MathNamespace, g: Any, out: Any, *xs: Any) -> tuple[float, ...]:
+        if m is not FLOAT_MATH:
+            raise TypeError(f"the custom op {symbol!r} has only a first-order _backward function")
+        if fn is not None:
+            fn()
+        return (0.0,) * len(xs)
+
+    def forward(m: MathNamespace, *xs: Any) -> Any:
+        raise TypeError(f"the custom op {symbol!r} has no forward rule: its node holds the number it was given")
+
+    return Op("custom", symbol or "custom", max(arity, 1), forward, vjp, "a micrograd-style custom op")
+
+
+def _custom_node(node: Value, children: tuple[Value, ...], symbol: str) -> None:
+    """Make ``node`` micrograd's ``Value(data, children, op)``: its gradient rule comes later."""
+    for x in children:
+        if type(x) is not Value:
+            raise TypeError(f"Value: children must be Values, got {_short(x)}")
+    if _grad_enabled.get() and children:
+        node._a, node._b, node._operation = children, (), _custom_op(symbol, len(children), None)
+
+
+def _graph_as_data(root: Value) -> tuple[list[Value], list[tuple[Any, ...]]]:
+    """``root``'s graph as leaves (Values) and nodes (plain tuples), for pickling.
+
+    Each node is ``(op name, param, data, grad, label, operands)`` where an operand
+    is an ``int`` index into leaves + nodes, or a ``float`` literal.
+    """
+    order = topological_order(root)
+    leaves = [v for v in order if v._operation is None]
+    index = {v: i for i, v in enumerate(leaves)}
+    nodes = []
+    for v in order:
+        op = v._operation
+        if op is None:
+            continue
+        if op.name not in OPS and op.name != "power":
+            raise TypeError(f"cannot pickle a Value made by the op {op.name!r}: its rule is code, not data")
+        operands = tuple(index[x] if type(x) is Value else x for x in v.operands)
+        index[v] = len(index)
+        nodes.append((op.name, op.param, v.data, v.grad, v.label, operands))
+    return leaves, nodes
+
+
+def _rebuild_graph(leaves: list[Value], nodes: list[tuple[Any, ...]]) -> Value:
+    """The root of the graph :func:`_graph_as_data` wrote (the unpickling side)."""
+    from .ops import lookup
+
+    built: list[Value] = list(leaves)
+    for name, param, data, grad, label, operands in nodes:
+        op = lookup(name, param)
+        ins = [built[x] if type(x) is int else x for x in operands]
+        v = _node(data, op, ins[0], ins[1] if len(ins) > 1 else None)
+        v.grad, v.label = grad, label
+        built.append(v)
+    return built[-1]
 
 
 def zero_grad(values: Iterable[Value]) -> None:
@@ -365,11 +696,56 @@ def zero_grad(values: Iterable[Value]) -> None:
         v.grad = 0.0
 
 
+def grad(out: Value, wrt: Sequence[Value], create_graph: bool = False) -> list[Any]:
+    """The gradients d(out)/d(w) for each ``w`` in ``wrt``, leaving every ``.gradient`` as it was.
+
+    With ``create_graph=True`` the results are Values that can be differentiated
+    again: ``grad(grad(f, [x])[0], [x])`` is the second derivative. A ``w`` that
+    ``out`` does not depend on gets 0.
+    """
+    if not isinstance(out, Value):
+        raise TypeError(f"grad: out must be a Value, got {_short(out)}")
+    wrt = list(wrt)
+    for w in wrt:
+        if not isinstance(w, Value):
+            raise TypeError(f"grad: wrt must be Values, got {_short(w)}")
+    nodes = set(topological_order(out)) | set(wrt)
+    saved = {v: v.grad for v in nodes}
+    try:
+        for v in nodes:
+            v.grad = 0.0
+        out.backpropagate(create_graph=create_graph)
+        zero = Value(0.0) if create_graph else 0.0
+        return [zero if isinstance(w.grad, float) and w.grad == 0.0 and create_graph else w.grad for w in wrt]
+    finally:
+        for v, g in saved.items():
+            v.grad = g
+
+
+def _lift(x: Value | float) -> Value:
+    """``x`` as a Value (a literal operand becomes a constant leaf), for rules run on Values."""
+    return x if type(x) is Value else Value(x)  # type: ignore[arg-type]
+
+
+def _value_xlogy(x: Value | float, y: Value | float) -> Value | float:
+    # x * log(y) with 0 where x == 0, as FLOAT_MATH.xlogy; its graph is x * log(y) elsewhere.
+    x_number = x.data if type(x) is Value else x
+    return 0.0 if x_number == 0.0 else x * _lift(y).log()
+
+
 #: The math namespace for Values: op rules evaluated with it build graphs, which is
-#: what makes higher-order gradients possible.
+#: what makes higher-order gradients possible (``backpropagate(create_graph=True)``).
 VALUE_MATH = SimpleNamespace(
-    **{op.name: _unary(op) for op in OPS.values() if op.arity == 1 and op.name != "neg"},
-    sign=lambda v: FLOAT_MATH.sign(v.data),
-    pow=lambda x, y: x**y,
-    xlogy=lambda x, y: x * y.log() if x.data != 0.0 else 0.0,
+    exp=lambda x: _lift(x).exp(),
+    log=lambda x: _lift(x).log(),
+    sqrt=lambda x: _lift(x).sqrt(),
+    sin=lambda x: _lift(x).sin(),
+    cos=lambda x: _lift(x).cos(),
+    tanh=lambda x: _lift(x).tanh(),
+    sigmoid=lambda x: _lift(x).sigmoid(),
+    relu=lambda x: _lift(x).relu(),
+    abs=lambda x: _lift(x).abs(),
+    sign=lambda x: FLOAT_MATH.sign(x.data if type(x) is Value else x),
+    pow=lambda x, y: _lift(x) ** y,
+    xlogy=_value_xlogy,
 )

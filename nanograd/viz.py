@@ -5,18 +5,22 @@ operation its own small node showing the op's symbol, as in micrograd's
 ``trace_graph`` notebook. Drawing needs the optional ``graphviz`` Python package
 (``pip install "nanograd[viz]"``), imported only when :func:`draw_dot` runs, and
 rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
+:func:`explore` (from :mod:`nanograd.explore`) makes an interactive page of the same drawing.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from .value import Value
+from .explore import Explorer, explore
+from .value import Value, topological_order
 
 if TYPE_CHECKING:
     import graphviz
+
+__all__ = ["FORMATS", "RANKDIRS", "Explorer", "draw_dot", "draw_values", "explore", "trace"]
 
 #: The layout directions :func:`draw_dot` accepts: left to right, top to bottom.
 RANKDIRS = ("LR", "TB")
@@ -30,24 +34,12 @@ _RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
 def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
     """The nodes and edges of the graph that computed ``root``.
 
-    ``nodes`` lists every Value once, inputs before the Values computed from them
-    (each node's inputs visited in argument order, ``root`` last). ``edges`` holds
-    one ``(input, output)`` pair per input slot, in the same order, so ``a + a``
-    gives two edges from ``a``. The walk is iterative: any depth works.
+    ``nodes`` lists every Value once, each after the Values it was computed from and
+    ``root`` last (:func:`nanograd.value.topological_order`). ``edges`` holds one
+    ``(input, output)`` pair per input slot, in ``nodes`` order and each node's
+    argument order, so ``a + a`` gives two edges from ``a``. Any depth works.
     """
-    nodes: list[Value] = []
-    seen = {root}
-    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(root.inputs))]
-    while stack:
-        node, pending = stack[-1]
-        for x in pending:
-            if x not in seen:
-                seen.add(x)
-                stack.append((x, iter(x.inputs)))
-                break
-        else:
-            stack.pop()
-            nodes.append(node)
+    nodes = topological_order(root)
     edges = [(x, v) for v in nodes for x in v.inputs]
     return nodes, edges
 
@@ -89,20 +81,32 @@ def draw_dot(
     (``apt-get install graphviz``, ``brew install graphviz``, ``conda install graphviz``;
     https://graphviz.org/download/), and raises ``graphviz.ExecutableNotFound`` without it.
     """
-    try:
-        import graphviz
-    except ImportError as e:
-        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    nodes, edges = trace(root)
+    nodes, _ = trace(root)
     if len(nodes) > max_nodes:
         raise ValueError(
             f"the graph has {len(nodes)} values, more than max_nodes={max_nodes}; "
             "pass a larger max_nodes to draw it anyway"
         )
+    return draw_values(nodes, format, rankdir, labels)
+
+
+def draw_values(
+    nodes: Sequence[Value], format: str = "svg", rankdir: str = "LR", labels: Mapping[Value, str] | None = None
+) -> graphviz.Digraph:
+    """Draw ``nodes`` (a list from :func:`trace`, or part of one) as :func:`draw_dot` does.
+
+    The i-th Value is the graphviz node ``v{i}`` and its op node ``v{i}_op``; an
+    input that is not in ``nodes`` gets no edge. ``format``, ``rankdir`` and ``labels``
+    are not checked here (see :func:`draw_dot`).
+    """
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
     labels = labels or {}
     dot = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
     names = {v: f"v{i}" for i, v in enumerate(nodes)}
@@ -111,6 +115,8 @@ def draw_dot(
         if v.op is not None:
             dot.node(f"{names[v]}_op", v.op.symbol)
             dot.edge(f"{names[v]}_op", names[v])
-    for x, v in edges:
-        dot.edge(names[x], f"{names[v]}_op")
+    for v in nodes:
+        for x in v.inputs:
+            if x in names:
+                dot.edge(names[x], f"{names[v]}_op")
     return dot

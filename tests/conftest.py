@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -22,3 +23,14 @@ def run_notebook(name: str, tmp_path: Path, timeout: int = 600) -> object:
     )
     client.execute()
     return nb
+
+
+@pytest.fixture
+def restore_op_table() -> Iterator[None]:
+    """Undo any ``register_op`` a test makes, so later tests see the op table as shipped."""
+    from nanograd import OPS
+
+    saved = dict(OPS)
+    yield
+    OPS.clear()
+    OPS.update(saved)

@@ -335,12 +335,12 @@ def test_outgrow_nanograd_then_continue_training_in_torch() -> None:
     assert all(later < earlier for earlier, later in itertools.pairwise(curve))
 
 
-def test_value_from_and_to_torch() -> None:
-    v = Value.from_torch(torch.tensor(2.5, dtype=torch.float64))
+def test_value_from_and_to_tensor() -> None:
+    v = value_from_tensor(torch.tensor(2.5, dtype=torch.float64))
     assert v.data == 2.5 and v.grad == 0.0 and v.inputs == ()
-    t = v.to_torch()
+    t = value_to_tensor(v)
     assert t.dtype == torch.float64 and t.dim() == 0 and t.item() == 2.5
-    assert v.to_torch(torch.float32).dtype == torch.float32
+    assert value_to_tensor(v, torch.float32).dtype == torch.float32
 
 
 def test_from_torch_draws_no_random_numbers() -> None:

@@ -22,7 +22,7 @@ def test_readme_has_the_examples() -> None:
     assert len(BLOCKS) >= 4
 
 
-def test_readme_examples_run_in_order() -> None:
+def test_readme_examples_run_in_order(restore_op_table: None) -> None:
     """The blocks share one namespace, as in a notebook: later ones use the trained model."""
     pytest.importorskip("torch")
     pytest.importorskip("sklearn")
@@ -35,6 +35,8 @@ def test_readme_examples_run_in_order() -> None:
     lines = out.getvalue().splitlines()
     assert lines[:3] == ["24.7041", "138.8338", "645.5773"]
     assert falling_losses(lines[3:]) == [0.1165, 0.0711, 0.0643, 0.0612, 0.0600]  # the torch loop, as commented
+    # Newton's method, the gradient-penalty fit, and the registered softplus checked by gradcheck:
+    assert {"0.693147180560", "0.84", "0.6931471805599453 True"} <= set(lines)
 
 
 def falling_losses(lines: list[str]) -> list[float]:

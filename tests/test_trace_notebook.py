@@ -1,4 +1,4 @@
-"""``trace_graph.ipynb`` runs top to bottom and draws the README's neuron."""
+"""``trace_graph.ipynb`` runs top to bottom, draws the README's neuron and shows its explore page."""
 
 from __future__ import annotations
 
@@ -15,7 +15,10 @@ NOTEBOOK = "trace_graph.ipynb"
 def test_notebook_draws_the_expression_and_the_neuron(tmp_path: Path) -> None:
     pytest.importorskip("graphviz")
     nb = run_notebook(NOTEBOOK, tmp_path)
-    svgs = {cell.id: cell.outputs[0]["data"]["image/svg+xml"] for cell in nb.cells if cell.get("outputs")}
+    outputs = {cell.id: cell.outputs[0]["data"] for cell in nb.cells if cell.get("outputs")}
+    svgs = {name: data["image/svg+xml"] for name, data in outputs.items() if "image/svg+xml" in data}
     assert "grad 1.0000" in svgs["expression"] and "grad 2.0000" in svgs["expression"]
     assert "relu" in svgs["neuron"] and "data 0.1024" in svgs["neuron"]  # random.seed(1337)
     assert "x1" in svgs["labels"] and "w2" in svgs["labels"]
+    assert outputs["explore"]["text/html"].startswith("<iframe srcdoc=")  # explore's page, inline
+    assert "w2.grad += " in outputs["explore"]["text/html"]

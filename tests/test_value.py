@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import copy
 import gc
 import math
+import pickle
 import random
 import threading
 
 import pytest
 
 import nanograd
-from nanograd import Value, no_grad, zero_grad
+from nanograd import Value, no_grad, topological_order, zero_grad
+from nanograd.ops import FLOAT_MATH, lookup, power
+from nanograd.value import make_node
 
 
 def seed_example() -> tuple[Value, Value, Value]:
@@ -252,9 +256,9 @@ def test_unsupported_operand_names_the_operation_and_value() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: Value(-8.0) ** 0.5, ValueError, r"power\(-8\.0\)"),
+        (lambda: Value(-8.0) ** 0.5, ValueError, r"power\(-8\.0, k=0\.5\)"),
         (lambda: Value(-8.0) ** Value(1 / 3), ValueError, r"pow\(-8\.0, 0\.333"),
-        (lambda: Value(0.0) ** -1, ZeroDivisionError, r"power\(0\.0\)"),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, r"power\(0\.0, k=-1\.0\)"),
         (lambda: Value(0.0) ** Value(-2.0), ZeroDivisionError, r"pow\(0\.0, -2\.0\)"),
         (lambda: Value(1.0) / 0, ZeroDivisionError, r"div\(1\.0, 0\.0\)"),
         (lambda: 1 / Value(0.0), ZeroDivisionError, r"div\(1\.0, 0\.0\)"),
@@ -264,7 +268,7 @@ def test_unsupported_operand_names_the_operation_and_value() -> None:
         (lambda: Value(1000.0).exp(), OverflowError, r"exp\(1000\.0\)"),
         (lambda: Value(1e308) * 10, OverflowError, r"mul\(1e\+308, 10\.0\)"),
         (lambda: Value(1e308) + 1e308, OverflowError, r"add\(1e\+308, 1e\+308\)"),
-        (lambda: Value(10.0) ** 400, OverflowError, r"power\(10\.0\)"),
+        (lambda: Value(10.0) ** 400, OverflowError, r"power\(10\.0, k=400\.0\)"),
     ],
 )
 def test_domain_errors_name_the_op_and_the_value(make, error, message) -> None:
@@ -313,3 +317,287 @@ def test_graphs_have_no_reference_cycles() -> None:
         assert gc.collect() == 0  # nothing was left for the cycle collector
     finally:
         gc.enable()
+
+
+# -- the op table behind the methods -----------------------------------------------------
+
+BINARY_OPERATORS = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__", "pow": "__pow__"}
+
+
+@pytest.mark.parametrize("op", [op for op in nanograd.OPS.values() if op.arity == 2], ids=lambda op: op.name)
+def test_each_binary_op_has_an_operator_whose_forward_is_the_tables(op: nanograd.Op) -> None:
+    method = getattr(Value, BINARY_OPERATORS[op.name])
+    reflected = getattr(Value, BINARY_OPERATORS[op.name].replace("__", "__r", 1))
+    rng = random.Random(op.name)
+    for _ in range(20):
+        x, y = rng.uniform(0.1, 3), rng.uniform(-3, 3)
+        expected = op.forward(FLOAT_MATH, x, y)
+        for out in (method(Value(x), Value(y)), method(Value(x), y), reflected(Value(y), x)):
+            assert out.data == expected and out.op is (power(y) if out.inputs == (out.inputs[0],) else op)
+
+
+@pytest.mark.parametrize("op", [op for op in nanograd.OPS.values() if op.arity == 1], ids=lambda op: op.name)
+def test_each_unary_op_has_a_method_whose_forward_is_the_tables(op: nanograd.Op) -> None:
+    method = Value.__neg__ if op.name == "neg" else getattr(Value, op.name)
+    rng = random.Random(op.name)
+    for _ in range(20):
+        x = rng.uniform(0.1, 3) * rng.choice((-1, 1) if op.name not in ("log", "sqrt") else (1,))
+        out = method(Value(x))
+        assert out.data == op.forward(FLOAT_MATH, x) and out.op is op
+
+
+def test_constant_exponents_are_power_ops_with_their_exponent_as_data() -> None:
+    y = Value(3.0) ** 2
+    assert y.op is power(2) is power(2.0) and y.op.param == 2.0 and y.data == 9.0
+    assert (Value(4.0) ** 0.5).op.param == 0.5
+    assert lookup("power", 0.5) is power(0.5)
+    assert lookup("tanh") is nanograd.OPS["tanh"]
+    for name, param in (("nope", None), ("power", None), ("power", math.inf), ("tanh", 2.0)):
+        with pytest.raises(ValueError, match="op"):
+            lookup(name, param)
+
+
+def test_ops_are_callable_and_pickle_by_name() -> None:
+    tanh = nanograd.OPS["tanh"]
+    assert tanh(Value(0.5)).data == math.tanh(0.5) and tanh(0.5).data == math.tanh(0.5)
+    assert nanograd.OPS["mul"](2.0, Value(3.0)).data == 6.0
+    with pytest.raises(TypeError, match="takes 1 operand"):
+        tanh(1.0, 2.0)
+    assert pickle.loads(pickle.dumps(power(3))) is power(3)
+    assert pickle.loads(pickle.dumps(tanh)) is tanh
+
+
+# -- literal operands ----------------------------------------------------------------------
+
+
+def test_a_number_operand_is_a_literal_not_a_leaf() -> None:
+    x = Value(3.0)
+    y = 2 * x + 1.0
+    assert y.operands[1] == 1.0 and type(y.operands[1]) is float
+    assert topological_order(y) == [x, y.operands[0], y]
+    y.backpropagate()
+    assert x.grad == 2.0
+    # Asked for as inputs, a literal becomes a constant leaf holding the gradient it received.
+    (_, one), (_, two) = y.inputs, y.inputs[0].inputs
+    assert (one.data, one.grad, two.data, two.grad) == (1.0, 1.0, 2.0, 3.0)
+    assert y.inputs[1] is one  # and stays that leaf
+
+
+def test_literals_on_the_left_of_non_commutative_ops() -> None:
+    x = Value(2.0)
+    y = 1.0 - x / 4 + 3**x + 8 / x
+    y.backpropagate()
+    assert y.data == 1.0 - 0.5 + 9.0 + 4.0
+    assert x.grad == pytest.approx(-0.25 + 9.0 * math.log(3) - 2.0, rel=1e-15)
+
+
+# -- the graph walk ------------------------------------------------------------------------
+
+
+def test_topological_order_is_pure_and_puts_inputs_first() -> None:
+    a, b = Value(1.0), Value(2.0)
+    c = a * b
+    d = c + a
+    e = d * c
+    e.backpropagate()
+    grads = [v.grad for v in (a, b, c, d, e)]
+    order = topological_order(e)
+    assert [v.grad for v in (a, b, c, d, e)] == grads  # nothing was reset
+    assert sorted(map(id, order)) == sorted(map(id, (a, b, c, d, e))) and order[-1] is e
+    for v in order:
+        assert all(order.index(x) < order.index(v) for x in v.inputs)
+
+
+# -- micrograd compatibility ---------------------------------------------------------------
+
+
+def micrograd_style_tanh(x: Value) -> Value:
+    """A custom op written as in karpathy's micrograd lecture."""
+    t = (math.exp(2 * x.data) - 1) / (math.exp(2 * x.data) + 1)
+    out = Value(t, (x,), "tanh")
+
+    def _backward() -> None:
+        x.grad += (1 - t**2) * out.grad
+
+    out._backward = _backward
+    return out
+
+
+def test_micrograd_style_custom_ops_backpropagate() -> None:
+    x1, x2, w1, w2, b = Value(2.0), Value(0.0), Value(-3.0), Value(1.0), Value(6.8813735870195432)
+    n = x1 * w1 + x2 * w2 + b
+    o = micrograd_style_tanh(n)
+    (o * 2).backpropagate()
+    ref = Value(n.data).tanh()
+    assert o.data == pytest.approx(ref.data, rel=1e-15)
+    assert o._op == "tanh" and o._prev == (n,) and o.op.name == "custom"
+    assert x1.grad == pytest.approx(2 * -3.0 * (1 - o.data**2), rel=1e-12)
+    assert w1.grad == pytest.approx(2 * 2.0 * (1 - o.data**2), rel=1e-12)
+
+
+def test_the_lectures_manual_backward_loop_runs() -> None:
+    """The lecture's own loop: topological order by hand, then node._backward() per node."""
+    x, w = Value(0.5), Value(-2.0)
+    o = micrograd_style_tanh(x * w + 1)
+    topo: list[Value] = []
+    visited: set[Value] = set()
+
+    def build(v: Value) -> None:
+        if v not in visited:
+            visited.add(v)
+            for child in v._prev:
+                build(child)
+            topo.append(v)
+
+    build(o)
+    o.grad = 1.0
+    for node in reversed(topo):
+        node._backward()
+    assert x.grad == pytest.approx(-2.0 * (1 - o.data**2), rel=1e-12)
+
+
+def test_custom_op_without_backward_passes_nothing_and_cannot_give_second_derivatives() -> None:
+    x = Value(1.0)
+    y = Value(5.0, (x,), "mystery")
+    y.backpropagate()
+    assert x.grad == 0.0
+    with pytest.raises(TypeError, match="first-order"):
+        micrograd_style_tanh(x).backpropagate(create_graph=True)
+    with pytest.raises(AttributeError, match="_backward"):
+        x._backward = lambda: None
+
+
+def test_label_is_keyword_only() -> None:
+    assert Value(1.0, label="a").label == "a"
+    with pytest.raises(TypeError, match="label='a'"):
+        Value(1.0, "a")
+
+
+@pytest.mark.parametrize("detach", [float, math.exp, math.tanh, lambda v: math.isclose(v, 1.0)])
+def test_what_would_detach_a_value_from_its_graph_raises(detach) -> None:
+    with pytest.raises(TypeError, match=r"\.of"):
+        detach(Value(1.0))
+
+
+def test_numpy_arrays_are_rejected_in_either_order() -> None:
+    np = pytest.importorskip("numpy")
+    for left, right in ((np.array([1.0, 2.0]), Value(1.0)), (Value(1.0), np.array([1.0, 2.0]))):
+        with pytest.raises(TypeError, match=r"\+: expected a real number"):
+            left + right
+    assert (np.float64(2.0) * Value(3.0)).data == 6.0  # a numpy scalar is a real number
+
+
+# -- pickling and copying -----------------------------------------------------------------
+
+
+def test_computed_values_pickle_and_copy_with_their_graph() -> None:
+    x, w = Value(2.0, label="x"), Value(-3.0)
+    y = (x * w + 1.0).tanh() + x**2
+    y.backpropagate()
+    for clone_x, clone_y in (pickle.loads(pickle.dumps((x, y))), copy.deepcopy((x, y))):
+        assert (clone_y.data, clone_y.grad, clone_x.grad, clone_x.label) == (y.data, y.grad, x.grad, "x")
+        assert clone_x in topological_order(clone_y)  # shared leaves stay shared
+        clone_x.grad = 0.0
+        clone_y.backpropagate()
+        assert clone_x.grad == x.grad
+
+
+def test_pickle_and_deepcopy_of_a_million_deep_graph() -> None:
+    x = Value(1.0)
+    y = x
+    for _ in range(1_000_000):
+        y = y + 1e-6
+    clone = pickle.loads(pickle.dumps(y))
+    assert clone.data == y.data and len(topological_order(clone)) == 1_000_001
+    assert copy.deepcopy(y).data == y.data
+
+
+def test_custom_ops_do_not_pickle() -> None:
+    with pytest.raises(TypeError, match="custom"):
+        pickle.dumps(micrograd_style_tanh(Value(1.0)))
+
+
+# -- higher order and registered ops ---------------------------------------------------------
+
+
+def test_create_graph_gives_differentiable_gradients() -> None:
+    x = Value(1.5)
+    y = x**3 + x.sin()
+    y.backpropagate(create_graph=True)
+    dy = x.grad
+    assert isinstance(dy, Value) and dy.data == pytest.approx(3 * 1.5**2 + math.cos(1.5), rel=1e-15)
+    (d2,) = nanograd.grad(dy, [x])
+    assert d2 == pytest.approx(6 * 1.5 - math.sin(1.5), rel=1e-15)
+
+
+def test_grad_leaves_gradients_untouched_and_composes() -> None:
+    x, unused = Value(0.7), Value(1.0)
+    x.grad, unused.grad = 5.0, 6.0
+    y = (x * x).exp()
+    first, zero = nanograd.grad(y, [x, unused], create_graph=True)
+    (second,) = nanograd.grad(first, [x])
+    (third,) = nanograd.grad(nanograd.grad(first, [x], create_graph=True)[0], [x])
+    e = math.exp(0.49)
+    assert first.data == pytest.approx(2 * 0.7 * e, rel=1e-15) and zero.data == 0.0
+    assert second == pytest.approx((2 + 4 * 0.49) * e, rel=1e-14)
+    assert third == pytest.approx((12 * 0.7 + 8 * 0.7**3) * e, rel=1e-14)
+    assert (x.grad, unused.grad, y.grad) == (5.0, 6.0, 0.0)
+
+
+def test_register_op_adds_an_op_to_the_table() -> None:
+    softplus = nanograd.register_op(
+        "test_softplus", "softplus", 1, lambda m, x: m.log(1 + m.exp(x)), lambda m, g, out, x: (g * m.sigmoid(x),)
+    )
+    try:
+        x = Value(0.3)
+        y = softplus(x)
+        y.backpropagate()
+        assert nanograd.OPS["test_softplus"] is softplus and y.op is softplus
+        assert x.grad == pytest.approx(1 / (1 + math.exp(-0.3)), rel=1e-15)
+        assert nanograd.grad(nanograd.grad(softplus(x), [x], create_graph=True)[0], [x])[0] == pytest.approx(
+            math.exp(-0.3) / (1 + math.exp(-0.3)) ** 2, rel=1e-14
+        )
+        with pytest.raises(ValueError, match="exists already"):
+            nanograd.register_op("test_softplus", "s", 1, softplus.forward, softplus.vjp)
+    finally:
+        del nanograd.OPS["test_softplus"]
+    for arity in (0, 3):
+        with pytest.raises(ValueError, match="arity"):
+            nanograd.register_op("test_bad", "b", arity, softplus.forward, softplus.vjp)
+    wrong = nanograd.register_op("test_wrong", "w", 1, lambda m, x: x, lambda m, g, out, x: (g, g))
+    try:
+        with pytest.raises(TypeError, match=r"test_wrong.*1 gradient"):
+            wrong(Value(1.0)).backpropagate()
+    finally:
+        del nanograd.OPS["test_wrong"]
+
+
+def test_make_node_joins_the_graph_with_any_number_of_inputs() -> None:
+    xs = [Value(float(i)) for i in range(1, 5)]
+    total = nanograd.Op("sum4", "Σ", 4, lambda m, *v: sum(v), lambda m, g, out, *v: tuple(g * 2 for _ in v))
+    y = make_node(total, xs, 10.0) * 3
+    y.backpropagate()
+    assert y.data == 30.0 and [x.grad for x in xs] == [6.0] * 4 and y.inputs[0].inputs == tuple(xs)
+    with pytest.raises(TypeError, match="4 inputs"):
+        make_node(total, xs[:2], 1.0)
+
+
+def test_backprop_makes_room_in_the_cycle_collector_for_graphs_of_its_size() -> None:
+    before = gc.get_threshold()
+    try:
+        gc.set_threshold(700, 10, 10)
+        x = Value(1.0)
+        y = x
+        for _ in range(2_000):
+            y = y * 1.0001
+        y.backpropagate()
+        assert gc.get_threshold() == (4 * 2_001, 10, 10)
+        Value(2.0).exp().backpropagate()
+        assert gc.get_threshold()[0] == 4 * 2_001  # never lowered
+        nanograd.set_gc_tuning(False)
+        gc.set_threshold(700, 10, 10)
+        y.backpropagate()
+        assert gc.get_threshold() == (700, 10, 10)
+    finally:
+        nanograd.set_gc_tuning(True)
+        gc.set_threshold(*before)
