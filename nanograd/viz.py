@@ -11,11 +11,11 @@ rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from .explore import Explorer, explore
-from .value import Value, topological_order
+from .value import Value
 
 if TYPE_CHECKING:
     import graphviz
@@ -34,12 +34,26 @@ _RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
 def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
     """The nodes and edges of the graph that computed ``root``.
 
-    ``nodes`` lists every Value once, each after the Values it was computed from and
-    ``root`` last (:func:`nanograd.value.topological_order`). ``edges`` holds one
-    ``(input, output)`` pair per input slot, in ``nodes`` order and each node's
-    argument order, so ``a + a`` gives two edges from ``a``. Any depth works.
+    ``nodes`` lists every Value once, inputs before the Values computed from them
+    (each node's inputs visited in argument order, ``root`` last). ``edges`` holds
+    one ``(input, output)`` pair per input slot, in the same order, so ``a + a``
+    gives two edges from ``a``. The walk is iterative: any depth works. It follows
+    ``inputs``, not :func:`nanograd.value.topological_order`, so that literal operands
+    (the ``1.0`` of ``x + 1.0``) are drawn as the constant leaves they become there.
     """
-    nodes = topological_order(root)
+    nodes: list[Value] = []
+    seen = {root}
+    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(root.inputs))]
+    while stack:
+        node, pending = stack[-1]
+        for x in pending:
+            if x not in seen:
+                seen.add(x)
+                stack.append((x, iter(x.inputs)))
+                break
+        else:
+            stack.pop()
+            nodes.append(node)
     edges = [(x, v) for v in nodes for x in v.inputs]
     return nodes, edges
 

@@ -68,6 +68,13 @@ def test_trace_keeps_both_edges_of_a_value_used_twice() -> None:
     assert trace(b) == ([a, b], [(a, b), (a, b)])
 
 
+def test_trace_lists_a_literal_operand_as_a_constant_leaf() -> None:
+    x = Value(2.0)
+    nodes, edges = trace(x * 3.0)
+    assert [v.data for v in nodes] == [2.0, 3.0, 6.0]
+    assert edges == [(nodes[0], nodes[2]), (nodes[1], nodes[2])]
+
+
 def test_trace_has_no_recursion_limit() -> None:
     x = Value(1.0)
     y = x
