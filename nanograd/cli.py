@@ -2,20 +2,34 @@
 writes an interactive page of an expression's graph.
 
 Also run as ``python -m nanograd``. ``main`` returns the exit status; argparse
-reports bad options with a usage message and exit status 2.
+reports bad options with a usage message and exit status 2. Other failures print one
+line to stderr, never a traceback: 1 for an error (e.g. an output directory that cannot
+be written, found before training starts), 130 for Ctrl-C, 141 when the reader of the
+output went away (``nanograd demo | head -1``), as a shell reports a SIGPIPE.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
 
+from . import __version__
+from ._io import check_writable
 from .value import no_grad
 
 DEMO_EXTRAS_HINT = 'pip install "nanograd[demo]"'
+
+#: Exit statuses as a shell reports death by SIGINT (Ctrl-C) and SIGPIPE: 128 + signal number.
+EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
+
+#: Seeds scikit-learn and numpy accept: 0 <= seed < 2**32.
+SEED_LIMIT = 2**32
 
 
 def _positive_int(text: str) -> int:
@@ -29,11 +43,23 @@ def _positive_int(text: str) -> int:
     return n
 
 
+def _seed(text: str) -> int:
+    """argparse type: an integer seed from 0 to 2**32 - 1."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if not 0 <= n < SEED_LIMIT:
+        raise argparse.ArgumentTypeError(f"{n} is out of range: a seed is an integer from 0 to {SEED_LIMIT - 1}")
+    return n
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``nanograd`` command."""
     parser = argparse.ArgumentParser(
         prog="nanograd", description="nanograd: a scalar autodiff engine and a small neural-net library."
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
@@ -45,10 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--steps", type=_positive_int, default=100, metavar="N", help="training steps (default: 100)")
     demo.add_argument(
         "--seed",
-        type=int,
+        type=_seed,
         default=1337,
         metavar="SEED",
-        help="seed of the data set and of the weight initialisation (default: 1337)",
+        help=f"seed of the data set and of the weight initialisation, 0 to {SEED_LIMIT - 1} (default: 1337)",
     )
     demo.add_argument(
         "--samples", type=_positive_int, default=100, metavar="N", help="number of moons points (default: 100)"
@@ -85,6 +111,13 @@ def run_demo(args: argparse.Namespace) -> int:
     except OSError as e:
         print(f"nanograd demo: cannot create the output directory {str(args.out)!r}: {e}", file=sys.stderr)
         return 1
+    try:
+        check_writable(args.out)  # read-only or full: say so now, not after training
+    except OSError as e:
+        print(
+            f"nanograd demo: cannot write to the output directory {str(args.out)!r}: {e.strerror or e}", file=sys.stderr
+        )
+        return 1
     start = time.perf_counter()
     X, y = demo.make_moons_data(n_samples=args.samples, seed=args.seed)
     model = demo.make_model(seed=args.seed)
@@ -105,7 +138,11 @@ def run_demo(args: argparse.Namespace) -> int:
         "moon_mlp_training.png": demo.plot_history(history),
     }
     for name, fig in figures.items():
-        demo.save_figure(fig, args.out / name)
+        try:
+            demo.save_figure(fig, args.out / name)
+        except OSError as e:  # e.g. the disk filled up during training
+            print(f"nanograd demo: cannot write {str(args.out / name)!r}: {e.strerror or e}", file=sys.stderr)
+            return 1
         print(f"wrote {args.out / name}")
     print(f"done in {time.perf_counter() - start:.1f} s")
     return 0
@@ -178,4 +215,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nanograd`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     args = build_parser().parse_args(argv)
     commands = {"demo": run_demo, "explore": run_explore}
-    return commands[args.command](args)
+    try:
+        status = commands[args.command](args)
+        sys.stdout.flush()  # a closed pipe fails here, not in an "Exception ignored" message at exit
+    except KeyboardInterrupt:
+        print("nanograd: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # Point stdout at /dev/null so the final flush at exit finds nowhere to fail.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        with contextlib.suppress(OSError):  # stderr may be the same closed pipe
+            print("nanograd: standard output was closed early (broken pipe)", file=sys.stderr)
+        return EXIT_BROKEN_PIPE
+    return status

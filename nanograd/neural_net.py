@@ -10,21 +10,28 @@ Saving and loading::
     model.state_dict()          # {'layers.0.neurons.0.w.0': 0.23, ..., 'layers.2.neurons.0.b': 0.0}
     model.load_state_dict(sd)   # checks every name first, then copies the numbers in
     model.save("model.json")    # architecture + parameters as JSON, written atomically
-    model = MLP.load("model.json")
+    model = MLP.load("model.json")  # checks the whole file before building anything
+
+A model file is plain JSON and loading runs no code. ``MLP.load`` reads regular files of
+at most :data:`MAX_FILE_BYTES` (16 MiB, about 330,000 parameters); it checks that the
+parameters the architecture needs are all in the file before it allocates the model, so
+a hostile file costs at most about a second and a few hundred MB (README, "Model files").
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import numbers
 import os
 import random
+import reprlib
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from ._io import atomic_write
+from ._io import atomic_write, read_regular_file
 from .value import Number, Value, zero_grad
 
 #: Activation name -> the name of the ``torch.nn`` module computing the same function (None:
@@ -46,6 +53,15 @@ INITS: dict[str, Callable[[int, int], float]] = {
 #: The ``format`` entry of a saved model file, and its version.
 FILE_FORMAT = "nanograd.MLP"
 FILE_VERSION = 1
+
+#: ``MLP.load`` refuses larger files (its ``max_bytes`` argument) before reading them. A saved
+#: parameter takes about 50 bytes, so 16 MiB hold about 330,000 of them.
+MAX_FILE_BYTES = 16 * 2**20
+
+#: A model file has 3 JSON objects and 2 arrays. Counting ``{`` and ``[`` before parsing (at C
+#: speed) refuses deep nesting and floods of small containers, which cost far more memory than
+#: their bytes; any count up to this one is allowed.
+_MAX_CONTAINERS = 16
 
 
 def _activation(who: str, activation: str | None, nonlin: bool | None) -> str:
@@ -95,8 +111,10 @@ class Module:
         """Copy the numbers of ``state`` (as made by :meth:`state_dict`) into the parameters.
 
         The names must be exactly this module's parameter names and every value a real
-        number; otherwise ``ValueError`` says what is missing, unexpected or wrong, and no
-        parameter has been changed. Gradients are left as they are.
+        number that a float can hold (NaN and infinities are copied as they are); otherwise
+        ``ValueError`` says what is missing, unexpected or wrong. Every value is checked and
+        converted before the first parameter is written, so on an error no parameter has
+        changed. Gradients are left as they are.
         """
         params = dict(self.named_parameters())
         missing = [name for name in params if name not in state]
@@ -106,15 +124,67 @@ class Module:
                 f"load_state_dict: parameter names do not match this {type(self).__name__}: "
                 f"{len(missing)} missing {_preview(missing)}, {len(unexpected)} unexpected {_preview(unexpected)}"
             )
-        bad = [name for name, x in state.items() if isinstance(x, bool) or not isinstance(x, numbers.Real)]
-        if bad:
-            raise ValueError(f"load_state_dict: parameter {bad[0]!r} must be a real number, got {state[bad[0]]!r}")
+        converted = {name: _as_float(name, state[name]) for name in params}
         for name, p in params.items():
-            p.data = float(state[name])
+            p.data = converted[name]
 
     def zero_grad(self) -> None:
         """Set every parameter's gradient to 0 (gradients accumulate across backprops)."""
         zero_grad(self.parameters())
+
+
+def _as_float(name: str, x: object) -> float:
+    """``x`` as a float for parameter ``name``; ValueError if it is no real number or too large."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise ValueError(f"load_state_dict: parameter {name!r} must be a real number, got {reprlib.repr(x)}")
+    try:
+        return float(x)
+    except OverflowError as e:  # e.g. a 400-digit int
+        raise ValueError(f"load_state_dict: parameter {name!r} does not fit in a float ({e})") from None
+
+
+def _check_parameter_count(architecture: Mapping[str, Any], available: int) -> None:
+    """Raise ValueError unless ``MLP(**architecture)`` has exactly ``available`` parameters.
+
+    Computed without building the model (a file may ask for 10**18 weights), and in time
+    proportional to ``available``: ``nin`` and every entry of ``nouts`` must be positive ints.
+    """
+    nin, nouts = architecture.get("nin"), architecture.get("nouts")
+    if not isinstance(nouts, list):
+        raise ValueError(f"nouts must be a list of layer sizes, got {reprlib.repr(nouts)}")
+    if 2 * len(nouts) > available:  # every layer has a weight and a bias at least
+        raise ValueError(
+            f"{len(nouts):,} layers need {2 * len(nouts):,} parameters or more; the file holds {available:,}"
+        )
+    sizes = [nin, *nouts]
+    for i, n in enumerate(sizes):
+        if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+            raise ValueError(f"{'nin' if i == 0 else f'nouts[{i - 1}]'} must be a positive int, got {reprlib.repr(n)}")
+    needed = sum((fan_in + 1) * fan_out for fan_in, fan_out in itertools.pairwise(sizes))
+    if needed != available:
+        raise ValueError(f"the architecture has {needed:,} parameters but the file holds {available:,}")
+
+
+def _read_model_document(path: Path, max_bytes: int) -> dict[str, Any]:
+    """The JSON object in model file ``path``, with its format and version checked.
+
+    Everything wrong raises ValueError naming ``path`` (only a missing or unreadable file
+    raises OSError): not a regular file, too large, too many nested objects or arrays,
+    invalid JSON (including integers longer than Python converts), not a nanograd model,
+    another version.
+    """
+    data = read_regular_file(path, max_bytes)
+    if data.count(b"{") + data.count(b"[") > _MAX_CONTAINERS:
+        raise ValueError(f"{path}: not a nanograd model file (more JSON objects and arrays than a model has)")
+    try:
+        document = json.loads(data.decode("utf-8"))
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError, ints beyond sys.get_int_max_str_digits()
+        raise ValueError(f"{path}: not a nanograd model file (invalid JSON: {e})") from None
+    if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
+        raise ValueError(f"{path}: not a nanograd model file (no 'format': {FILE_FORMAT!r})")
+    if document.get("version") != FILE_VERSION:
+        raise ValueError(f"{path}: unsupported model file version {reprlib.repr(document.get('version'))}")
+    return document
 
 
 def _preview(names: list[str], limit: int = 3) -> str:
@@ -273,6 +343,8 @@ class MLP(Module):
 
         The file is written next to ``path`` under a temporary name and renamed over it,
         so ``path`` never holds a partial model. Non-finite parameters raise ValueError.
+        A symbolic link is followed (its target is replaced), a new file gets the permissions
+        the umask allows; see :func:`nanograd._io.atomic_write`.
         """
         state = self.state_dict()
         bad = [name for name, x in state.items() if not math.isfinite(x)]
@@ -289,28 +361,30 @@ class MLP(Module):
             f.write("\n")
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> MLP:
+    def load(cls, path: str | os.PathLike[str], max_bytes: int = MAX_FILE_BYTES) -> MLP:
         """A new MLP with the architecture and parameters saved in ``path`` by :meth:`save`.
 
-        A missing file raises FileNotFoundError; a file that is not valid JSON (e.g.
-        truncated), not a nanograd model, or whose parameters do not fit its architecture
-        raises ValueError naming the file. Loading draws no random numbers, and since it
-        builds a new model, a bad file cannot leave any model half loaded. To load into
-        an existing model: ``model.load_state_dict(MLP.load(path).state_dict())``.
+        A missing file raises FileNotFoundError. Everything else that is wrong raises
+        ValueError naming the file: not a regular file (a FIFO or device is never read),
+        larger than ``max_bytes`` (default :data:`MAX_FILE_BYTES`), not valid JSON (e.g.
+        truncated), non-finite numbers (``NaN``, ``Infinity``, ``1e999``), not a nanograd
+        model, or parameters that do not fit the architecture. The architecture's size is
+        checked against the parameters present before the model is built, so memory and time
+        stay proportional to the file's size. Loading draws no random numbers, and since it
+        builds a new model, a bad file cannot leave any model half loaded. To load into an
+        existing model: ``model.load_state_dict(MLP.load(path).state_dict())``.
         """
         path = Path(path)
-        try:
-            document = json.loads(path.read_text(encoding="utf-8"))
-        except (json.JSONDecodeError, UnicodeDecodeError) as e:
-            raise ValueError(f"{path}: not a nanograd model file (invalid JSON: {e})") from None
-        if not isinstance(document, dict) or document.get("format") != FILE_FORMAT:
-            raise ValueError(f"{path}: not a nanograd model file (no 'format': {FILE_FORMAT!r})")
-        if document.get("version") != FILE_VERSION:
-            raise ValueError(f"{path}: unsupported model file version {document.get('version')!r}")
+        document = _read_model_document(path, max_bytes)
         architecture, state = document.get("architecture"), document.get("parameters")
         if not isinstance(architecture, dict) or not isinstance(state, dict):
             raise ValueError(f"{path}: a model file needs an 'architecture' and a 'parameters' object")
         try:
+            _check_parameter_count(architecture, len(state))
+            # NaN, Infinity and numbers beyond a float (1e999) parse as non-finite floats
+            bad = [name for name, x in state.items() if isinstance(x, float) and not math.isfinite(x)]
+            if bad:
+                raise ValueError(f"parameter {bad[0]!r} is {state[bad[0]]!r}; a model file holds finite numbers only")
             model = cls(**architecture, init="zeros")
             model.load_state_dict(state)
         except (TypeError, ValueError) as e:

@@ -63,6 +63,8 @@ class MathNamespace(Protocol):
     def sign(self, x: Any, /) -> Any: ...
     def pow(self, x: Any, y: Any, /) -> Any: ...
     def xlogy(self, x: Any, y: Any, /) -> Any: ...
+    def where(self, condition: Any, x: Any, y: Any, /) -> Any:
+        """``x`` where ``condition`` holds, else ``y``: the select that keeps ``0 * inf`` out of a rule."""
 
 
 #: The names every :class:`MathNamespace` provides.
@@ -107,11 +109,27 @@ class Op:
 
 
 def _float_pow(x: float, y: float) -> float:
-    # math.pow raises for a negative base with a fractional exponent (where ** would
-    # return a complex number) and reports 0 ** -1 as a domain error: say what it is.
+    # IEEE-754 pow (an overflow is +-inf, left to the caller's overflow check), except
+    # where a real power does not exist: a negative base, -inf included, to a fractional
+    # power is a ValueError (never a complex number), 0 to a negative power a division
+    # by zero.
     if x == 0.0 and y < 0:
         raise ZeroDivisionError(f"0.0 cannot be raised to the negative power {y!r}")
-    return math.pow(x, y)
+    if x < 0 and math.isfinite(y) and not float(y).is_integer():
+        raise ValueError(f"a negative number ({x!r}) cannot be raised to the fractional power {y!r}")
+    try:
+        return math.pow(x, y)
+    except OverflowError:
+        return -math.inf if x < 0 and y % 2 == 1 else math.inf  # an odd power keeps the sign
+
+
+def _float_periodic(f: Callable[[float], float]) -> Callable[[float], float]:
+    # sin and cos of +-inf are NaN, as in IEEE-754 and PyTorch (math raises ValueError).
+    def periodic(x: float) -> float:
+        return f(x) if not math.isinf(x) else math.nan
+
+    periodic.__name__ = f.__name__
+    return periodic
 
 
 def _float_sigmoid(x: float) -> float:
@@ -134,8 +152,8 @@ FLOAT_MATH = SimpleNamespace(
     exp=math.exp,
     log=math.log,
     sqrt=math.sqrt,
-    sin=math.sin,
-    cos=math.cos,
+    sin=_float_periodic(math.sin),
+    cos=_float_periodic(math.cos),
     tanh=math.tanh,
     sigmoid=_float_sigmoid,
     relu=lambda x: 0.0 if x < 0 else x,  # micrograd's form: NaN stays NaN
@@ -143,7 +161,35 @@ FLOAT_MATH = SimpleNamespace(
     abs=abs,
     pow=_float_pow,
     xlogy=_float_xlogy,
+    where=lambda c, a, b: a if c else b,
 )
+
+
+def _is_zero(m: Any, v: Any) -> Any:
+    # v == 0 in every namespace (a Value's == is identity); False for NaN.
+    return m.abs(v) <= 0
+
+
+def _pow_base_grad(m: Any, g: Any, x: Any, y: Any) -> Any:
+    """``g * y * x ** (y - 1)``, the gradient of ``x ** y`` for ``x``.
+
+    Where ``y == 0`` it is 0 (as in PyTorch), even at ``x == 0`` or for an infinite
+    ``g``: both selects are needed because every argument is evaluated, so the
+    discarded branch must not divide by zero either.
+    """
+    zero = _is_zero(m, y)
+    return m.where(zero, 0.0, g * y * m.pow(x, m.where(zero, 1.0, y - 1)))
+
+
+def _pow_exponent_grad(m: Any, g: Any, out: Any, x: Any) -> Any:
+    """``g * out * log(x)``, the gradient of ``out = x ** y`` for ``y``.
+
+    NaN for a negative ``x`` (no real logarithm), as in PyTorch, except where ``out``
+    is 0 (PyTorch: NaN there too). At ``x == 0`` it is 0 for ``y >= 0`` (as in
+    PyTorch: ``0 ** y`` is flat for ``y > 0``), NaN for a NaN ``y``.
+    """
+    return g * m.where(_is_zero(m, x), 0.0 * out, m.xlogy(out, x))
+
 
 OPS: dict[str, Op] = {
     op.name: op
@@ -160,13 +206,15 @@ OPS: dict[str, Op] = {
             "**",
             2,
             lambda m, x, y: m.pow(x, y),
-            lambda m, g, out, x, y: (g * y * m.pow(x, y - 1), g * m.xlogy(out, x)),
+            lambda m, g, out, x, y: (_pow_base_grad(m, g, x, y), _pow_exponent_grad(m, g, out, x)),
             "x ** y, both differentiable",
         ),
         # -- unary -------------------------------------------------------------
         Op("neg", "neg", 1, lambda m, x: -x, lambda m, g, out, x: (-g,), "-x"),
-        Op("relu", "relu", 1, lambda m, x: m.relu(x), lambda m, g, out, x: (g * (out > 0),), "max(x, 0)"),
-        Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), lambda m, g, out, x: (g * (1 - out * out),), "tanh(x)"),
+        # A select, not g * (out > 0): an infinite g gives 0 where relu is flat, and a NaN
+        # input passes g on, as in PyTorch.
+        Op("relu", "relu", 1, lambda m, x: m.relu(x), lambda m, g, out, x: (m.where(out <= 0, 0.0, g),), "max(x, 0)"),
+        Op("tanh", "tanh", 1, lambda m, x: m.tanh(x), lambda m, g, out, x: (g * ((1 - out) * (1 + out)),), "tanh(x)"),
         Op(
             "sigmoid",
             "sigmoid",
@@ -210,7 +258,8 @@ def power(k: float) -> Op:
         f"**{e:g}",
         1,
         lambda m, x: m.pow(x, e),
-        lambda m, g, out, x: (g * e * m.pow(x, e - 1),),
+        # x ** 0 is constant: its derivative is 0 everywhere, 0 ** 0 and an infinite g included.
+        (lambda m, g, out, x: (0.0,)) if e == 0 else (lambda m, g, out, x: (g * e * m.pow(x, e - 1),)),
         f"x ** {e:g}, constant exponent",
         param=k,
     )
@@ -222,8 +271,8 @@ def power(k: float) -> Op:
 def lookup(name: str, param: float | None = None) -> Op:
     """The op called ``name`` (``power`` needs its exponent as ``param``); ValueError if unknown."""
     if name == "power":
-        if not isinstance(param, (int, float)) or isinstance(param, bool) or not math.isfinite(param):
-            raise ValueError(f"op 'power' needs a finite number as its exponent, got {param!r}")
+        if not isinstance(param, (int, float)) or isinstance(param, bool):
+            raise ValueError(f"op 'power' needs a number as its exponent, got {param!r}")
         return power(param)
     op = OPS.get(name)
     if op is None or param is not None:

@@ -83,17 +83,34 @@ def to_torch(model: Model, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     ``(batch, nin)`` to ``(batch, nout)``, also where nanograd returns a single ``Value``
     (``nout == 1``). Move it to a device with ``.to(device)`` as usual; :func:`from_torch` turns
     it back into an ``MLP`` (one layer for a ``Layer`` or ``Neuron``).
+
+    A narrower ``dtype`` rounds the weights; one whose range cannot hold a weight (``1e6`` in
+    ``torch.float16``) raises ValueError naming the layer, instead of turning it into inf.
     """
     modules: list[nn.Module] = []
-    for neurons in _layers(model):
+    for i, neurons in enumerate(_layers(model)):
         linear = nn.Linear(len(neurons[0].w), len(neurons), dtype=dtype)
-        linear.weight = nn.Parameter(torch.tensor([[w.data for w in n.w] for n in neurons], dtype=dtype))
-        linear.bias = nn.Parameter(torch.tensor([n.b.data for n in neurons], dtype=dtype))
+        weight = _parameter([[w.data for w in n.w] for n in neurons], dtype, f"layer {i} weight")
+        linear.weight, linear.bias = weight, _parameter([n.b.data for n in neurons], dtype, f"layer {i} bias")
         modules.append(linear)
         activation = ACTIVATIONS[neurons[0].activation]
         if activation is not None:
             modules.append(getattr(nn, activation)())
     return nn.Sequential(*modules)
+
+
+def _parameter(numbers: list[Any], dtype: torch.dtype, name: str) -> nn.Parameter:
+    """``numbers`` as a parameter of ``dtype``; ValueError if a finite number overflows it."""
+    exact = torch.tensor(numbers, dtype=torch.float64)
+    converted = exact.to(dtype)
+    overflow = converted.isinf() & exact.isfinite()
+    if overflow.any():
+        x = exact[overflow].flatten()[0].item()
+        raise ValueError(
+            f"to_torch: {dtype} cannot hold {name} {x!r} (it would become inf); "
+            f"its largest number is {torch.finfo(dtype).max:g}, choose a wider dtype"
+        )
+    return nn.Parameter(converted)
 
 
 def _activation_name(module: nn.Module) -> str | None:
@@ -104,13 +121,36 @@ def _activation_name(module: nn.Module) -> str | None:
     )
 
 
+def _check_linear(linear: nn.Linear) -> None:
+    """Raise TypeError naming ``linear`` unless it computes what a nanograd layer can: ``x @ W.T + b``, real."""
+    if type(linear).forward is not nn.Linear.forward:
+        raise TypeError(
+            f"from_torch: cannot represent torch layer {linear!r}: {type(linear).__qualname__} "
+            "subclasses nn.Linear with its own forward()"
+        )
+    if any(p.is_complex() for p in linear.parameters()):
+        raise TypeError(f"from_torch: cannot represent torch layer {linear!r}: complex weights (nanograd is real)")
+
+
 def _linear_layers(sequential: nn.Sequential) -> list[tuple[nn.Linear, str]]:
-    """Split ``sequential`` into (Linear, activation name) pairs, or raise naming the first misfit."""
+    """Split ``sequential`` into (Linear, activation name) pairs, or raise naming the first misfit.
+
+    Layer sizes must chain: a Linear's ``in_features`` equal the previous one's ``out_features``
+    (ValueError naming both otherwise).
+    """
     pairs: list[tuple[nn.Linear, str]] = []
-    for module in sequential:
+    previous = ""  # "layer INDEX Linear(...)" of the last Linear, for the chaining message
+    for index, module in enumerate(sequential):  # not named_children(), which skips repeated modules
         activation = _activation_name(module)
         if isinstance(module, nn.Linear):
+            _check_linear(module)
+            if pairs and pairs[-1][0].out_features != module.in_features:
+                raise ValueError(
+                    f"from_torch: layer sizes do not chain: {previous} has {pairs[-1][0].out_features} outputs "
+                    f"but layer {index} {module!r} takes {module.in_features} inputs"
+                )
             pairs.append((module, "linear"))
+            previous = f"layer {index} {module!r}"
         elif activation is not None and pairs and pairs[-1][1] == "linear":
             pairs[-1] = (pairs[-1][0], activation)
         else:
@@ -138,9 +178,12 @@ def from_torch(module: nn.Module) -> MLP | Layer:
     ``nn.Sequential`` of ``nn.Linear`` modules, each optionally followed by ``nn.ReLU``,
     ``nn.Tanh`` or ``nn.Sigmoid``, becomes an :class:`~nanograd.neural_net.MLP` (hidden layers
     may use different activations). A Linear without bias gets a zero bias. Anything else
-    raises ``TypeError: from_torch: cannot represent torch layer ...`` naming the module.
+    raises ``TypeError: from_torch: cannot represent torch layer ...`` naming the module: other
+    layers, complex weights, and subclasses of ``nn.Linear`` that override ``forward``. Layer
+    sizes that do not chain raise ValueError naming both layers.
     """
     if isinstance(module, nn.Linear):
+        _check_linear(module)
         layer = Layer(module.in_features, module.out_features, "linear", init="zeros")
         _copy_linear(module, layer)
         return layer

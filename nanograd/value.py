@@ -27,9 +27,12 @@ Numbers and errors
 * Overflow: when finite inputs give an infinite or NaN result (``exp(1000)``,
   ``1e308 * 10``), the op raises ``OverflowError``. Infinite or NaN *inputs* are
   allowed and follow IEEE-754 (``inf + 1 == inf``), as in PyTorch.
-* Backpropagation raises the same errors, naming the op, where a local derivative is
-  infinite (``sqrt`` or ``x ** 0.5`` at 0). The gradient of ``x ** y`` with respect
-  to ``y`` is NaN for a negative ``x``, as in PyTorch.
+* Backpropagation follows IEEE-754 as PyTorch float64 does (an overflowing gradient
+  is +-inf), except where a local derivative is infinite (``sqrt`` or ``x ** 0.5`` at
+  0): it raises ``ZeroDivisionError`` naming the op. The gradient of ``x ** y`` with
+  respect to ``y`` is NaN for a negative ``x``, as in PyTorch.
+* Backpropagation reads the numbers held in the graph: assigning ``.data`` of a used
+  Value before ``backpropagate()`` gives gradients at the new number (not detected).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ import gc
 import math
 import numbers
 import operator
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, Union
@@ -86,20 +90,21 @@ def _to_float(x: object, what: str) -> float:
     if type(x) is int or isinstance(x, numbers.Real):
         try:
             return float(x)
-        except OverflowError:
-            raise OverflowError(f"{what}: {_short(x)} is too large for a float") from None
+        except OverflowError:  # an int past 1.8e308: its repr may run to thousands of digits
+            size = f"{'-' if x < 0 else ''}10**{math.log10(abs(x)):.1f}"  # type: ignore[arg-type, operator]
+            raise OverflowError(f"{what}: {size} is too large for a float (at most {sys.float_info.max!r})") from None
     raise TypeError(f"{what}: expected a real number or a Value, got {_short(x)} of type {type(x).__name__}")
 
 
-def _op_error(op: Op, args: Sequence[float], e: Exception, during: str = "") -> Exception:
+def _call(op: Op, args: Iterable[float]) -> str:
+    """``op(x, y)`` as error messages show it, with the exponent of ``power(k)``."""
+    call = f"{op.name}({', '.join(repr(a) for a in args)})"
+    return call if op.param is None else f"{call} with exponent {op.param!r}"
+
+
+def _op_error(op: Op, args: Iterable[float], e: Exception, during: str = "") -> Exception:
     """``e`` re-raised as the same type, with a message naming the op and its inputs."""
-    return type(e)(f"{during}{_call_text(op, args)}: {e}")
-
-
-def _call_text(op: Op, args: Iterable[float]) -> str:
-    """``op`` applied to ``args`` as text, for error messages: ``div(1.0, 0.0)``, ``power(-8.0, k=0.5)``."""
-    params = [] if op.param is None else [f"k={op.param!r}"]
-    return f"{op.name}({', '.join([*map(repr, args), *params])})"
+    return type(e)(f"{during}{_call(op, args)}: {e}")
 
 
 def _node(data: float, op: Op, a: object, b: object) -> Value:
@@ -120,8 +125,8 @@ def _node(data: float, op: Op, a: object, b: object) -> Value:
 def _check_overflow(op: Op, data: float, a: object, b: object) -> None:
     """The overflow policy: a finite input never silently becomes inf or NaN."""
     args = _numbers(a, b)
-    if all(_isfinite(x) for x in args):
-        raise OverflowError(f"{_call_text(op, args)} is not finite: {data!r}")
+    if all(_isfinite(x) for x in args) and _isfinite(op.param or 0.0):  # a constant exponent is an input too
+        raise OverflowError(f"{_call(op, args)} is not finite: {data!r}")
 
 
 _isfinite = math.isfinite
@@ -354,6 +359,8 @@ class Value:
         try:
             # A positive base can take ** directly: no complex result, no division by zero.
             out = x**k if x > 0.0 else _float_pow(x, k)  # type: ignore[operator]
+        except OverflowError:
+            out = math.inf  # x > 0: left to the overflow check, as _float_pow does
         except (ArithmeticError, ValueError) as e:
             raise _op_error(op, (x,), e) from None
         return _node(out, op, self, None)
@@ -748,4 +755,5 @@ VALUE_MATH = SimpleNamespace(
     sign=lambda x: FLOAT_MATH.sign(x.data if type(x) is Value else x),
     pow=lambda x, y: _lift(x) ** y,
     xlogy=_value_xlogy,
+    where=FLOAT_MATH.where,  # the condition is a bool: Value comparisons compare the numbers
 )

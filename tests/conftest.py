@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -34,3 +35,24 @@ def restore_op_table() -> Iterator[None]:
     yield
     OPS.clear()
     OPS.update(saved)
+
+
+def raised_within(seconds: float, call: Callable[[], object]) -> BaseException | None:
+    """Run ``call()`` in a daemon thread and return what it raised (None if nothing).
+
+    Fails the test if ``call`` is still running after ``seconds`` (e.g. blocked on a FIFO).
+    """
+    outcome: list[BaseException | None] = []
+
+    def target() -> None:
+        try:
+            call()
+            outcome.append(None)
+        except BaseException as e:
+            outcome.append(e)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    thread.join(seconds)
+    assert outcome, f"still running after {seconds} s"
+    return outcome[0]

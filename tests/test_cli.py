@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import errno
+import os
+import re
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
-from nanograd.cli import main
+import nanograd
+from nanograd.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -38,6 +43,10 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
         ["demo", "--steps", "ten"],
         ["demo", "--samples", "-5"],
         ["demo", "--optimizer", "lbfgs"],
+        ["demo", "--seed", "-1"],
+        ["demo", "--seed", str(2**32)],
+        ["demo", "--seed", str(2**40)],
+        ["demo", "--seed", "1e3"],
         ["demo", "--frobnicate"],
         ["train"],
         [],
@@ -79,3 +88,138 @@ def test_out_that_is_a_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "taken").write_text("")
     assert main(["demo", "--out", str(tmp_path / "taken")]) == 1
     assert "cannot create the output directory" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**32), str(2**40)])
+def test_out_of_range_seed_is_one_clear_line(seed: str, tmp_path: Path) -> None:
+    result = run("demo", "--seed", seed, cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.splitlines()[-1] == (
+        f"nanograd demo: error: argument --seed: {seed} is out of range: a seed is an integer from 0 to 4294967295"
+    )
+    assert "Traceback" not in result.stderr
+
+
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+def test_largest_seed_is_accepted(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    demo = pytest.importorskip("nanograd.demo")
+    seeds: list[int] = []
+    monkeypatch.setattr(demo, "make_moons_data", lambda n_samples, seed: seeds.append(seed) or ([], []))
+    monkeypatch.setattr(demo, "make_model", _interrupt)  # stop once the data set is made
+    assert main(["demo", "--seed", str(2**32 - 1), "--out", str(tmp_path)]) == EXIT_INTERRUPTED
+    assert seeds == [2**32 - 1]
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"nanograd {nanograd.__version__}\n"
+
+
+def _training_must_not_start(monkeypatch: pytest.MonkeyPatch) -> None:
+    demo = pytest.importorskip("nanograd.demo")
+
+    def train(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training started although the output cannot be written")
+
+    monkeypatch.setattr(demo, "train", train)
+
+
+@pytest.mark.skipif(not Path("/proc/self").is_dir(), reason="needs Linux's /proc, read-only even for root")
+def test_read_only_output_directory_is_found_before_training(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _training_must_not_start(monkeypatch)
+    assert main(["demo", "--out", "/proc"]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("nanograd demo: cannot write to the output directory '/proc': ")
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="needs POSIX permissions and a non-root user")
+def test_unwritable_output_directory_is_found_before_training(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _training_must_not_start(monkeypatch)
+    tmp_path.chmod(0o555)
+    try:
+        assert main(["demo", "--out", str(tmp_path)]) == 1
+    finally:
+        tmp_path.chmod(0o755)
+    assert capsys.readouterr().err == (
+        f"nanograd demo: cannot write to the output directory {str(tmp_path)!r}: Permission denied\n"
+    )
+
+
+def _disk_full(*args: object) -> None:
+    raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_full_output_directory_is_found_before_training(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    _training_must_not_start(monkeypatch)
+    monkeypatch.setattr(os, "fsync", _disk_full)  # where a full disk shows at the latest
+    assert main(["demo", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err == (
+        f"nanograd demo: cannot write to the output directory {str(tmp_path)!r}: No space left on device\n"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_disk_filling_up_during_training_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    demo = pytest.importorskip("nanograd.demo")
+    monkeypatch.setattr(demo, "save_figure", _disk_full)
+    assert main(["demo", "--steps", "1", "--samples", "10", "--out", str(tmp_path)]) == 1
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"nanograd demo: cannot write {str(tmp_path / 'moon_mlp.png')!r}: No space left on device"
+    )
+
+
+def test_ctrl_c_in_process(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    demo = pytest.importorskip("nanograd.demo")
+    monkeypatch.setattr(demo, "train", _interrupt)
+    assert main(["demo", "--out", str(tmp_path)]) == EXIT_INTERRUPTED
+    assert capsys.readouterr().err.splitlines()[-1] == "nanograd: interrupted"
+
+
+def _demo_process(tmp_path: Path, *args: str, **popen: object) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "nanograd", "demo", "--samples", "10", "--out", str(tmp_path), *args],
+        cwd=tmp_path,
+        **popen,  # type: ignore[call-overload]
+    )
+
+
+def test_ctrl_c_during_training_exits_130_without_a_traceback(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    process = _demo_process(tmp_path, "--steps", "1000000", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    assert process.stderr is not None
+    seen = b""
+    while not re.search(rb"training: .*[1-9][0-9]*/1000000", seen):  # the bar shows steps done
+        chunk = os.read(process.stderr.fileno(), 4096)
+        assert chunk, f"the demo ended before training: {seen!r}"
+        seen += chunk
+    process.send_signal(signal.SIGINT)
+    _, err = process.communicate(timeout=60)
+    assert process.returncode == EXIT_INTERRUPTED, (seen + err).decode()
+    assert (seen + err).decode().splitlines()[-1] == "nanograd: interrupted"
+    assert b"Traceback" not in seen + err
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_output_closed_early_is_one_line_and_exit_141(tmp_path: Path) -> None:
+    pytest.importorskip("sklearn")
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `nanograd demo | head -0`: nobody reads the output
+    process = _demo_process(tmp_path, "--steps", "2", stdout=write_end, stderr=subprocess.PIPE)
+    os.close(write_end)
+    _, err = process.communicate(timeout=300)
+    assert process.returncode == EXIT_BROKEN_PIPE
+    assert err.decode().splitlines()[-1] == "nanograd: standard output was closed early (broken pipe)"
+    assert "Traceback" not in err.decode() and "Exception ignored" not in err.decode()

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import random
+from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import pytest
+from conftest import raised_within
 
 from nanograd import Value, nn
-from nanograd.neural_net import INITS, MLP, Layer, Neuron
+from nanograd.neural_net import INITS, MAX_FILE_BYTES, MLP, Layer, Neuron
 
 
 @pytest.fixture
@@ -191,6 +195,9 @@ def test_state_dict_round_trip(model: MLP) -> None:
         (lambda s: s.update({"layers.3.neurons.0.b": 1.0}), "1 unexpected"),
         (lambda s: s.update({"layers.0.neurons.0.b": "0.5"}), "must be a real number"),
         (lambda s: s.update({"layers.0.neurons.0.b": True}), "must be a real number"),
+        # the last parameter in named_parameters() order: all others pass the checks first
+        (lambda s: s.update({"layers.2.neurons.0.b": 10**400}), "'layers.2.neurons.0.b' does not fit in a float"),
+        (lambda s: s.update({"layers.2.neurons.0.b": Fraction(10**400, 3)}), "does not fit in a float"),
     ],
 )
 def test_load_state_dict_rejects_bad_state_and_changes_nothing(model: MLP, edit, match: str) -> None:
@@ -256,8 +263,9 @@ def test_load_missing_file(tmp_path: Path) -> None:
         (lambda text: text.replace('"version": 1', '"version": 99'), "unsupported model file version"),
         (lambda text: text.replace('"parameters"', '"params"'), "'architecture' and a 'parameters'"),
         # the architecture says 17 hidden units, the parameters are for 16
-        (lambda text: text.replace("16,", "17,", 1), "missing"),
-        (lambda text: text.replace('"nin": 2', '"nin": 3'), "missing"),
+        (lambda text: text.replace("16,", "17,", 1), "architecture has 356 parameters but the file holds 337"),
+        (lambda text: text.replace('"nin": 2', '"nin": 3'), "architecture has 353 parameters but the file holds 337"),
+        (lambda text: text.replace('"layers.0.neurons.0.b"', '"layers.0.neurons.0.c"'), "1 missing .* 1 unexpected"),
         (lambda text: text.replace('"nin": 2', '"nin": "2"'), "nin must be a positive int"),
         (lambda text: text.replace('"output_activation"', '"outputs"'), "unexpected keyword"),
         (lambda text: text.replace('"layers.2.neurons.0.b": 0.0', '"layers.2.neurons.0.b": null'), "real number"),
@@ -271,3 +279,136 @@ def test_load_bad_file_raises_clear_error(model: MLP, tmp_path: Path, corrupt, m
         MLP.load(path)
     assert str(path) in str(info.value)
     assert model.state_dict() == before
+
+
+# -- hostile model files ---------------------------------------------------------------------
+# Each file below made the old loader hang, run out of memory, recurse too deep or raise
+# something other than a ValueError naming the file.
+
+
+EIGHT_PARAMETERS = json.dumps({f"p{i}": 0.0 for i in range(8)})
+
+
+def _model_file(nin: object, nouts: object, parameters: str = EIGHT_PARAMETERS) -> str:
+    architecture = json.dumps({"nin": nin, "nouts": nouts, "activation": "relu", "output_activation": "linear"})
+    return f'{{"format": "nanograd.MLP", "version": 1, "architecture": {architecture}, "parameters": {parameters}}}'
+
+
+def _one_parameter(value: str) -> str:
+    """A file for MLP(1, [1]) (weight and bias) whose bias is written as ``value``."""
+    return _model_file(1, [1], f'{{"layers.0.neurons.0.w.0": 0.5, "layers.0.neurons.0.b": {value}}}')
+
+
+HOSTILE_FILES = {
+    # a 175-byte file asking for 9 million weights (26 s and 1.85 GB before), or 10**18
+    "huge-architecture": (
+        _model_file(2, [3000, 3000, 1]),
+        "architecture has 9,015,001 parameters but the file holds 8",
+    ),
+    "astronomic-architecture": (_model_file(2, [10**9, 10**9, 1]), "has 1,000,000,005,000,000,001 parameters but"),
+    "bad-size-late": (_model_file(2, [10**6, 10**6, "x"]), r"nouts\[2\] must be a positive int, got 'x'"),
+    "zero-size": (_model_file(2, [4, 0]), r"nouts\[1\] must be a positive int, got 0"),
+    "100000-layers": (
+        _model_file(2, [1] * 100_000),
+        "100,000 layers need 200,000 parameters or more; the file holds 8",
+    ),
+    "nouts-not-a-list": (_model_file(2, "16"), "nouts must be a list"),
+    "nan": (_one_parameter("NaN"), "parameter 'layers.0.neurons.0.b' is nan; a model file holds finite numbers"),
+    "infinity": (_one_parameter("Infinity"), "'layers.0.neurons.0.b' is inf; a model file holds finite numbers"),
+    "minus-infinity": (_one_parameter("-Infinity"), "'layers.0.neurons.0.b' is -inf; a model file"),
+    "1e999": (_one_parameter("1e999"), "'layers.0.neurons.0.b' is inf; a model file"),
+    "400-digit-int": (_one_parameter("9" * 400), "'layers.0.neurons.0.b' does not fit in a float"),
+    "5000-digit-int": (_one_parameter("9" * 5000), "invalid JSON: Exceeds the limit"),
+    "100000-brackets": ("[" * 100_000 + "]" * 100_000, "more JSON objects and arrays than a model has"),
+    "container-flood": ("[" + "{}," * 1_000_000 + "{}]", "more JSON objects and arrays than a model has"),
+    "nested-parameters": (_one_parameter("[[[[0.5]]]]"), "must be a real number, got"),
+}
+
+
+@pytest.mark.parametrize(("text", "match"), HOSTILE_FILES.values(), ids=HOSTILE_FILES.keys())
+def test_hostile_file_is_refused_before_anything_is_built(
+    text: str, match: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "model.json"
+    path.write_text(text)
+    weights = 0
+    build = Neuron.__init__
+
+    def counting_init(self: Neuron, nin: int, *args: object, **kwargs: object) -> None:
+        nonlocal weights
+        weights += nin
+        assert weights <= 1, "the file's architecture was built"  # MLP(1, [1]) is all a file may build
+        build(self, nin, *args, **kwargs)
+
+    monkeypatch.setattr(Neuron, "__init__", counting_init)
+    with pytest.raises(ValueError, match=match) as info:
+        MLP.load(path)
+    assert str(info.value).startswith(f"{path}: ")
+
+
+def _fifo(tmp_path: Path) -> Path:
+    os.mkfifo(tmp_path / "model.json")
+    return tmp_path / "model.json"
+
+
+def _dev_zero(tmp_path: Path) -> Path:
+    (tmp_path / "model.json").symlink_to("/dev/zero")
+    return tmp_path / "model.json"
+
+
+def _directory(tmp_path: Path) -> Path:
+    (tmp_path / "model.json").mkdir()
+    return tmp_path / "model.json"
+
+
+def _sparse_17_mib(tmp_path: Path) -> Path:
+    path = tmp_path / "model.json"
+    with path.open("wb") as f:
+        f.truncate(MAX_FILE_BYTES + 1)  # sparse: takes no disk space
+    return path
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo") or not Path("/dev/zero").exists(), reason="needs FIFOs, /dev/zero")
+@pytest.mark.parametrize(
+    ("make", "match"),
+    [
+        (_fifo, "not a regular file"),
+        (_dev_zero, "not a regular file"),
+        (_directory, "not a regular file"),
+        (_sparse_17_mib, f"16,777,217 bytes, more than the limit of {MAX_FILE_BYTES:,}"),
+    ],
+    ids=["fifo", "dev-zero", "directory", "too-large"],
+)
+def test_load_reads_only_regular_files_of_bounded_size(
+    tmp_path: Path, make: Callable[[Path], Path], match: str
+) -> None:
+    path = make(tmp_path)
+    error = raised_within(30, lambda: MLP.load(path))
+    assert isinstance(error, ValueError), error
+    assert str(error).startswith(f"{path}: {match}")
+
+
+def test_max_bytes_raises_or_lowers_the_limit(model: MLP, tmp_path: Path) -> None:
+    path = _saved(model, tmp_path)
+    size = path.stat().st_size
+    assert MLP.load(path, max_bytes=size).state_dict() == model.state_dict()
+    with pytest.raises(ValueError, match=f"{size:,} bytes, more than the limit of {size - 1:,}"):
+        MLP.load(path, max_bytes=size - 1)
+
+
+def test_save_writes_through_a_symlink(model: MLP, tmp_path: Path) -> None:
+    target = tmp_path / "runs" / "model-0042.json"
+    target.parent.mkdir()
+    (tmp_path / "latest.json").symlink_to(target)
+    model.save(tmp_path / "latest.json")
+    assert (tmp_path / "latest.json").is_symlink()
+    assert MLP.load(target).state_dict() == model.state_dict()
+
+
+def test_save_gives_a_new_file_the_permissions_the_umask_allows(model: MLP, tmp_path: Path) -> None:
+    old = os.umask(0o077)
+    try:
+        model.save(tmp_path / "private.json")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600

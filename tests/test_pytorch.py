@@ -161,6 +161,64 @@ def test_unsupported_torch_layer_is_named(module: nn.Module, named: str) -> None
         from_torch(module)
 
 
+class DoubledLinear(nn.Linear):
+    """A Linear that computes something else: nanograd would copy the weights but not the doubling."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return 2 * super().forward(x)
+
+
+@pytest.mark.parametrize(
+    ("module", "named"),
+    [
+        (nn.Linear(2, 3, dtype=torch.complex128), "Linear(in_features=2, out_features=3, bias=True): complex"),
+        (
+            nn.Sequential(nn.Linear(2, 3), nn.Linear(3, 1, dtype=torch.complex64)),
+            "Linear(in_features=3, out_features=1, bias=True): complex",
+        ),
+        (DoubledLinear(2, 3), "DoubledLinear(in_features=2, out_features=3, bias=True): DoubledLinear subclasses"),
+        (nn.Sequential(nn.Linear(2, 2), nn.ReLU(), DoubledLinear(2, 1)), "DoubledLinear(in_features=2"),
+    ],
+    ids=["complex", "complex-in-sequential", "own-forward", "own-forward-in-sequential"],
+)
+def test_linear_layers_nanograd_cannot_represent_are_named(module: nn.Module, named: str) -> None:
+    with pytest.raises(TypeError, match="from_torch: cannot represent torch layer " + re.escape(named)):
+        from_torch(module)
+
+
+def test_linear_subclass_with_torchs_forward_is_imported() -> None:
+    linear = nn.modules.linear.NonDynamicallyQuantizableLinear(2, 3, dtype=torch.float64)  # multi-head attention's
+    layer = from_torch(linear)
+    x = torch.tensor([[0.5, -1.5]], dtype=torch.float64)
+    assert [v.data for v in layer([0.5, -1.5])] == pytest.approx(linear(x)[0].tolist(), rel=1e-15)
+
+
+def test_layer_sizes_that_do_not_chain_name_both_layers() -> None:
+    module = nn.Sequential(nn.Linear(2, 3), nn.ReLU(), nn.Linear(4, 1))
+    message = (
+        "from_torch: layer sizes do not chain: layer 0 Linear(in_features=2, out_features=3, bias=True) has 3 outputs "
+        "but layer 2 Linear(in_features=4, out_features=1, bias=True) takes 4 inputs"
+    )
+    with pytest.raises(ValueError, match=re.escape(message)):
+        from_torch(module)
+
+
+@pytest.mark.parametrize(("dtype", "big", "limit"), [(torch.float16, 1e6, 65504), (torch.float32, 1e300, 3.40282e38)])
+@pytest.mark.parametrize("where", ["weight", "bias"])
+def test_to_torch_refuses_a_dtype_too_narrow_for_the_weights(
+    dtype: torch.dtype, big: float, limit: float, where: str
+) -> None:
+    model = MLP(2, [3, 2], init="zeros")
+    neuron = model.layers[1].neurons[1]
+    (neuron.w[0] if where == "weight" else neuron.b).data = big
+    with pytest.raises(ValueError) as info:
+        to_torch(model, dtype=dtype)
+    assert str(info.value).startswith(f"to_torch: {dtype} cannot hold layer 1 {where} {big!r} (it would become inf)")
+    assert f"its largest number is {limit:g}" in str(info.value)
+    neuron.w[0].data = neuron.b.data = 1e-9  # underflows to 0 in float16: rounding is allowed, overflow is not
+    assert to_torch(model, dtype=dtype)[2].bias.tolist() == [0.0, torch.tensor(1e-9, dtype=dtype).item()]
+
+
 def test_to_torch_rejects_other_objects() -> None:
     with pytest.raises(TypeError, match="expected a nanograd MLP, Layer or Neuron, got Value"):
         to_torch(Value(1.0))

@@ -256,9 +256,9 @@ def test_unsupported_operand_names_the_operation_and_value() -> None:
 @pytest.mark.parametrize(
     ("make", "error", "message"),
     [
-        (lambda: Value(-8.0) ** 0.5, ValueError, r"power\(-8\.0, k=0\.5\)"),
+        (lambda: Value(-8.0) ** 0.5, ValueError, r"power\(-8\.0\) with exponent 0\.5"),
         (lambda: Value(-8.0) ** Value(1 / 3), ValueError, r"pow\(-8\.0, 0\.333"),
-        (lambda: Value(0.0) ** -1, ZeroDivisionError, r"power\(0\.0, k=-1\.0\)"),
+        (lambda: Value(0.0) ** -1, ZeroDivisionError, r"power\(0\.0\) with exponent -1\.0"),
         (lambda: Value(0.0) ** Value(-2.0), ZeroDivisionError, r"pow\(0\.0, -2\.0\)"),
         (lambda: Value(1.0) / 0, ZeroDivisionError, r"div\(1\.0, 0\.0\)"),
         (lambda: 1 / Value(0.0), ZeroDivisionError, r"div\(1\.0, 0\.0\)"),
@@ -268,7 +268,7 @@ def test_unsupported_operand_names_the_operation_and_value() -> None:
         (lambda: Value(1000.0).exp(), OverflowError, r"exp\(1000\.0\)"),
         (lambda: Value(1e308) * 10, OverflowError, r"mul\(1e\+308, 10\.0\)"),
         (lambda: Value(1e308) + 1e308, OverflowError, r"add\(1e\+308, 1e\+308\)"),
-        (lambda: Value(10.0) ** 400, OverflowError, r"power\(10\.0, k=400\.0\)"),
+        (lambda: Value(10.0) ** 400, OverflowError, r"power\(10\.0\) with exponent 400\.0"),
     ],
 )
 def test_domain_errors_name_the_op_and_the_value(make, error, message) -> None:
@@ -352,7 +352,7 @@ def test_constant_exponents_are_power_ops_with_their_exponent_as_data() -> None:
     assert (Value(4.0) ** 0.5).op.param == 0.5
     assert lookup("power", 0.5) is power(0.5)
     assert lookup("tanh") is nanograd.OPS["tanh"]
-    for name, param in (("nope", None), ("power", None), ("power", math.inf), ("tanh", 2.0)):
+    for name, param in (("nope", None), ("power", None), ("power", "2"), ("tanh", 2.0)):
         with pytest.raises(ValueError, match="op"):
             lookup(name, param)
 
