@@ -44,9 +44,8 @@ def scalar_engine(name: str):
         from micrograd.engine import Value
         from micrograd.nn import MLP
     else:
-        from nanograd.nn import MLP
-
         from nanograd import Value
+        from nanograd.nn import MLP
     return Value, MLP
 
 

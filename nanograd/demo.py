@@ -40,11 +40,10 @@ OPTIMIZERS: dict[str, Callable[[list[Value], int], Optimizer]] = {
 
 @dataclass
 class History:
-    """Per-step records of a training run: the loss, accuracy and learning rate of step ``k``."""
+    """Per-step records of a training run: the loss and the accuracy of step ``k``."""
 
     loss: list[float] = field(default_factory=list)
     accuracy: list[float] = field(default_factory=list)
-    lr: list[float] = field(default_factory=list)
 
 
 def make_moons_data(
@@ -68,6 +67,14 @@ def make_optimizer(name: str, params: list[Value], steps: int) -> Optimizer:
     return OPTIMIZERS[name](params, steps)
 
 
+def score(model: MLP, x: Sequence[float]) -> Value:
+    """The output of ``model``, which must have a single output neuron, for the point ``x``."""
+    out = model(x)
+    if not isinstance(out, Value):
+        raise ValueError(f"the demo needs a model with one output, got {len(out)} outputs")
+    return out
+
+
 def loss_and_accuracy(
     model: MLP, X: Sequence[Sequence[float]], y: Sequence[float], alpha: float = 1e-4
 ) -> tuple[Value, float]:
@@ -76,7 +83,7 @@ def loss_and_accuracy(
     Computed in micrograd's order (``data_loss + reg_loss``), so the loss is bit for bit
     micrograd's. The accuracy is the fraction of points whose score has the label's sign.
     """
-    scores = [model(x) for x in X]
+    scores = [score(model, x) for x in X]
     total = hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha)
     accuracy = sum((yi > 0) == (s.data > 0) for yi, s in zip(y, scores)) / len(y)
     return total, accuracy
@@ -123,7 +130,6 @@ def train(
             total.backpropagate()
             history.loss.append(total.data)
             history.accuracy.append(accuracy)
-            history.lr.append(optimizer.current_lr())
             optimizer.step()
             if on_step is not None:
                 on_step(k, total.data, accuracy)
@@ -137,7 +143,7 @@ def plot_decision_boundary(model: MLP, X: Sequence[Sequence[float]], y: Sequence
     x_max, y_max = points.max(axis=0) + 1
     xx, yy = np.meshgrid(np.arange(x_min, x_max, h), np.arange(y_min, y_max, h))
     with no_grad():
-        Z = np.array([model(p).data > 0 for p in np.c_[xx.ravel(), yy.ravel()].tolist()])
+        Z = np.array([score(model, p).data > 0 for p in np.c_[xx.ravel(), yy.ravel()].tolist()])
     fig = Figure()
     FigureCanvasAgg(fig)
     ax = fig.subplots()

@@ -15,14 +15,16 @@ from .value import Number, Value
 Target = Value | Number
 
 
-def _mean(name: str, outputs: Sequence[Value], targets: Sequence[Target], term: Callable) -> Value:
+def _mean(
+    name: str, outputs: Sequence[Value], targets: Sequence[Target], term: Callable[[Value, Target], Value]
+) -> Value:
     """``term(output, target)`` averaged over the pairs; ValueError for empty or unequal inputs."""
     if len(outputs) != len(targets):
         raise ValueError(f"{name}: {len(outputs)} outputs but {len(targets)} targets")
     if not outputs:
         raise ValueError(f"{name}: no outputs to average")
     terms = [term(s, y) for s, y in zip(outputs, targets)]
-    return sum(terms) * (1.0 / len(terms))
+    return sum(terms, Value(0.0)) * (1.0 / len(terms))
 
 
 def hinge_loss(scores: Sequence[Value], targets: Sequence[Target]) -> Value:
@@ -55,4 +57,4 @@ def bce_with_logits_loss(logits: Sequence[Value], targets: Sequence[Target]) -> 
 
 def l2_penalty(params: Iterable[Value], alpha: float) -> Value:
     """``alpha * sum(p * p)``: L2 regularisation of ``params`` (micrograd's ``reg_loss``)."""
-    return alpha * sum(p * p for p in params)
+    return alpha * sum((p * p for p in params), Value(0.0))

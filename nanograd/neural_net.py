@@ -34,8 +34,10 @@ from typing import Any
 from ._io import atomic_write, read_regular_file
 from .value import Number, Value, zero_grad
 
-#: Activation name -> the Value method applied to a neuron's sum (None: linear).
-ACTIVATIONS: dict[str, str | None] = {"relu": "relu", "tanh": "tanh", "sigmoid": "sigmoid", "linear": None}
+#: Activation name -> the name of the ``torch.nn`` module computing the same function (None:
+#: ``linear``, no activation). Every other activation is the ``Value`` method of its own name
+#: applied to a neuron's sum.
+ACTIVATIONS: dict[str, str | None] = {"relu": "ReLU", "tanh": "Tanh", "sigmoid": "Sigmoid", "linear": None}
 
 #: Initialisation name -> bound(fan_in, fan_out): weights are drawn from uniform(-bound, bound).
 #: ``uniform`` is micrograd's uniform(-1, 1); ``xavier`` is Glorot's bound sqrt(6 / (fan_in +
@@ -62,10 +64,22 @@ MAX_FILE_BYTES = 16 * 2**20
 _MAX_CONTAINERS = 16
 
 
-def _check_activation(activation: str) -> str | None:
+def _activation(who: str, activation: str | None, nonlin: bool | None) -> str:
+    """The activation named by nanograd's ``activation=`` and/or micrograd's ``nonlin=`` (default ReLU).
+
+    ``nonlin=True`` is ReLU and ``nonlin=False`` linear, as in micrograd; given both, they must
+    agree (``nonlin`` says whether the activation is other than ``'linear'``).
+    """
+    if activation is None:
+        activation = "relu" if nonlin is None or nonlin else "linear"
     if activation not in ACTIVATIONS:
-        raise ValueError(f"unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return ACTIVATIONS[activation]
+        raise ValueError(f"{who}: unknown activation {activation!r}; choose one of {', '.join(ACTIVATIONS)}")
+    if nonlin is not None and bool(nonlin) != (activation != "linear"):
+        raise ValueError(
+            f"{who}: activation={activation!r} and nonlin={nonlin!r} disagree; "
+            "pass one of them (nonlin=True is activation='relu', nonlin=False is activation='linear')"
+        )
+    return activation
 
 
 def _initial_weights(nin: int, fan_out: int, init: str) -> list[float]:
@@ -182,16 +196,25 @@ def _preview(names: list[str], limit: int = 3) -> str:
 class Neuron(Module):
     """``activation(b + sum_i w_i * x_i)`` for ``nin`` inputs.
 
-    Weights start as ``random.uniform(-1, 1)`` and the bias as 0, as in micrograd;
-    ``init`` picks another bound (see :data:`INITS`). ``fan_out``, the size of the layer
-    the neuron belongs to, matters only to ``init='xavier'``.
+    ``activation`` is one of :data:`ACTIVATIONS` (ReLU by default); micrograd's spelling
+    ``nonlin=True`` / ``nonlin=False`` (ReLU / linear) works too, and ``neuron.nonlin``
+    reads it back. Weights start as ``random.uniform(-1, 1)`` and the bias as 0, as in
+    micrograd; ``init`` picks another bound (see :data:`INITS`). ``fan_out``, the size of
+    the layer the neuron belongs to, matters only to ``init='xavier'``.
     """
 
-    def __init__(self, nin: int, activation: str = "relu", init: str = "uniform", fan_out: int = 1) -> None:
+    def __init__(
+        self,
+        nin: int,
+        activation: str | None = None,
+        init: str = "uniform",
+        fan_out: int = 1,
+        *,
+        nonlin: bool | None = None,
+    ) -> None:
         if not isinstance(nin, int) or nin < 1:
             raise ValueError(f"Neuron: nin must be a positive int, got {nin!r}")
-        self._method = _check_activation(activation)
-        self.activation = activation
+        self.activation = _activation("Neuron", activation, nonlin)
         self.w = [Value(w) for w in _initial_weights(nin, fan_out, init)]
         self.b = Value(0.0)
 
@@ -201,7 +224,12 @@ class Neuron(Module):
         # sum() with a start value adds left to right: ((b + w0*x0) + w1*x1) + ...,
         # the same order as micrograd, so the floats match bit for bit.
         act = sum((wi * xi for wi, xi in zip(self.w, x)), self.b)
-        return getattr(act, self._method)() if self._method else act
+        return act if self.activation == "linear" else getattr(act, self.activation)()
+
+    @property
+    def nonlin(self) -> bool:
+        """micrograd's flag: whether the activation is other than ``'linear'``."""
+        return self.activation != "linear"
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for i, w in enumerate(self.w):
@@ -213,16 +241,33 @@ class Neuron(Module):
 
 
 class Layer(Module):
-    """``nout`` neurons that share the same ``nin`` inputs (``init`` as for :class:`Neuron`)."""
+    """``nout`` neurons that share the same ``nin`` inputs.
 
-    def __init__(self, nin: int, nout: int, activation: str = "relu", init: str = "uniform") -> None:
+    ``activation``, ``nonlin`` and ``init`` are as for :class:`Neuron`. Calling a layer
+    gives a list of ``nout`` Values, or one Value when ``nout == 1`` (as in micrograd).
+    """
+
+    def __init__(
+        self,
+        nin: int,
+        nout: int,
+        activation: str | None = None,
+        init: str = "uniform",
+        *,
+        nonlin: bool | None = None,
+    ) -> None:
         if not isinstance(nout, int) or nout < 1:
             raise ValueError(f"Layer: nout must be a positive int, got {nout!r}")
+        activation = _activation("Layer", activation, nonlin)
         self.neurons = [Neuron(nin, activation, init, fan_out=nout) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
-        out = [n(x) for n in self.neurons]
+        out = self._outputs(x)
         return out[0] if len(out) == 1 else out
+
+    def _outputs(self, x: Sequence[Value | Number]) -> list[Value]:
+        """Every neuron's output, as a list also when there is one neuron."""
+        return [n(x) for n in self.neurons]
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for i, n in enumerate(self.neurons):
@@ -275,11 +320,9 @@ class MLP(Module):
         self.layers = [Layer(sizes[i], sizes[i + 1], activations[i], init) for i in range(len(nouts))]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
-        for layer in self.layers:
-            x = layer(x)
-            if isinstance(x, Value):
-                x = [x]
-        return x[0] if len(x) == 1 else x
+        for layer in self.layers[:-1]:
+            x = layer._outputs(x)
+        return self.layers[-1](x)
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for i, layer in enumerate(self.layers):

@@ -26,7 +26,7 @@ try:
 except ImportError as e:
     raise ImportError('nanograd.pytorch needs PyTorch: pip install "nanograd[torch]"') from e
 
-from .neural_net import MLP, Layer, Neuron
+from .neural_net import ACTIVATIONS, MLP, Layer, Neuron
 from .ops import FLOAT_MATH, OPS, Op
 from .value import Value, is_grad_enabled, no_grad
 
@@ -48,14 +48,6 @@ Model = MLP | Layer | Neuron
 #: for every function of :data:`nanograd.ops.FLOAT_MATH` (``exp``, ``log``, ..., ``xlogy``).
 TORCH_MATH = SimpleNamespace(**{name: getattr(torch, name) for name in vars(FLOAT_MATH)})
 
-#: nanograd activation name -> torch activation module (None: no module, linear).
-_TORCH_ACTIVATIONS: dict[str, type[nn.Module] | None] = {
-    "relu": nn.ReLU,
-    "tanh": nn.Tanh,
-    "sigmoid": nn.Sigmoid,
-    "linear": None,
-}
-
 
 def torch_reference(op: Op | str, *tensors: torch.Tensor) -> torch.Tensor:
     """Evaluate ``op`` (an :class:`~nanograd.ops.Op` or its name in ``OPS``) on tensors, elementwise.
@@ -64,7 +56,8 @@ def torch_reference(op: Op | str, *tensors: torch.Tensor) -> torch.Tensor:
     so torch autograd differentiates it independently of nanograd's vjp rules.
     """
     op = OPS[op] if isinstance(op, str) else op
-    return op.forward(TORCH_MATH, *tensors)
+    out: torch.Tensor = op.forward(TORCH_MATH, *tensors)
+    return out
 
 
 # -- models ----------------------------------------------------------------------------
@@ -100,9 +93,9 @@ def to_torch(model: Model, dtype: torch.dtype = torch.float64) -> nn.Sequential:
         weight = _parameter([[w.data for w in n.w] for n in neurons], dtype, f"layer {i} weight")
         linear.weight, linear.bias = weight, _parameter([n.b.data for n in neurons], dtype, f"layer {i} bias")
         modules.append(linear)
-        activation = _TORCH_ACTIVATIONS[neurons[0].activation]
+        activation = ACTIVATIONS[neurons[0].activation]
         if activation is not None:
-            modules.append(activation())
+            modules.append(getattr(nn, activation)())
     return nn.Sequential(*modules)
 
 
@@ -122,7 +115,10 @@ def _parameter(numbers: list[Any], dtype: torch.dtype, name: str) -> nn.Paramete
 
 def _activation_name(module: nn.Module) -> str | None:
     """The nanograd name of a torch activation module, or None if it is not one."""
-    return next((name for name, cls in _TORCH_ACTIVATIONS.items() if cls and type(module) is cls), None)
+    return next(
+        (name for name, torch_name in ACTIVATIONS.items() if torch_name and type(module) is getattr(nn, torch_name)),
+        None,
+    )
 
 
 def _check_linear(linear: nn.Linear) -> None:
@@ -262,7 +258,8 @@ class FunctionModule(nn.Module):
         """``fn`` applied to each row of ``x``, differentiable by torch autograd."""
         if x.dim() != 2:
             raise ValueError(f"function({self.extra_repr()}): expected input of shape (batch, n), got {tuple(x.shape)}")
-        return ScalarFunction.apply(x, self.fn)
+        out: torch.Tensor = ScalarFunction.apply(x, self.fn)  # type: ignore[no-untyped-call]  # untyped in torch
+        return out
 
     def extra_repr(self) -> str:
         return getattr(self.fn, "__name__", repr(self.fn))

@@ -10,12 +10,9 @@ rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from .explore import Explorer, explore
 from .value import Value
@@ -30,12 +27,6 @@ RANKDIRS = ("LR", "TB")
 #: The output formats :func:`draw_dot` accepts.
 FORMATS = ("svg", "png", "pdf")
 
-_DOT_INSTALL_HINT = (
-    "Rendering needs Graphviz's `dot` program, which is a system package, not a Python one: "
-    "install it with `apt-get install graphviz` (Debian/Ubuntu), `brew install graphviz` (macOS) "
-    "or `conda install graphviz`, or see https://graphviz.org/download/"
-)
-
 # Characters with a meaning inside a graphviz record label.
 _RECORD_SPECIAL = re.compile(r'([{}|<>"\\])')
 
@@ -46,7 +37,9 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
     ``nodes`` lists every Value once, inputs before the Values computed from them
     (each node's inputs visited in argument order, ``root`` last). ``edges`` holds
     one ``(input, output)`` pair per input slot, in the same order, so ``a + a``
-    gives two edges from ``a``. The walk is iterative: any depth works.
+    gives two edges from ``a``. The walk is iterative: any depth works. It follows
+    ``inputs``, not :func:`nanograd.value.topological_order`, so that literal operands
+    (the ``1.0`` of ``x + 1.0``) are drawn as the constant leaves they become there.
     """
     nodes: list[Value] = []
     seen = {root}
@@ -63,42 +56,6 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
             nodes.append(node)
     edges = [(x, v) for v in nodes for x in v.inputs]
     return nodes, edges
-
-
-def _import_graphviz() -> ModuleType:
-    try:
-        import graphviz
-    except ImportError as e:
-        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
-    return graphviz
-
-
-@contextlib.contextmanager
-def _dot_install_hint(not_found: type[Exception]) -> Iterator[None]:
-    """Append install instructions to a ``not_found`` (missing ``dot``) raised in the block."""
-    try:
-        yield
-    except not_found as e:
-        e.args = (f"{e}. {_DOT_INSTALL_HINT}",)
-        raise
-
-
-@functools.cache
-def _digraph_class(gv: ModuleType) -> type[graphviz.Digraph]:
-    """A subclass of ``gv.Digraph`` whose rendering errors say how to install ``dot``."""
-
-    class Digraph(gv.Digraph):
-        """A ``graphviz.Digraph`` that explains a missing ``dot`` program (see :func:`draw_dot`)."""
-
-        def render(self, *args: Any, **kwargs: Any) -> str:
-            with _dot_install_hint(gv.ExecutableNotFound):
-                return super().render(*args, **kwargs)
-
-        def pipe(self, *args: Any, **kwargs: Any) -> bytes | str:
-            with _dot_install_hint(gv.ExecutableNotFound):
-                return super().pipe(*args, **kwargs)
-
-    return Digraph
 
 
 def _record_label(v: Value, label: str) -> str:
@@ -134,8 +91,9 @@ def draw_dot(
         ImportError: the graphviz Python package is not installed.
 
     Building the Digraph needs only the Python package; rendering it (``render``,
-    ``pipe``, Jupyter display) also needs Graphviz's ``dot`` program and raises
-    ``graphviz.ExecutableNotFound``, with install instructions, without it.
+    ``pipe``, Jupyter display) also needs Graphviz's ``dot`` program, a system package
+    (``apt-get install graphviz``, ``brew install graphviz``, ``conda install graphviz``;
+    https://graphviz.org/download/), and raises ``graphviz.ExecutableNotFound`` without it.
     """
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
@@ -159,8 +117,12 @@ def draw_values(
     input that is not in ``nodes`` gets no edge. ``format``, ``rankdir`` and ``labels``
     are not checked here (see :func:`draw_dot`).
     """
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
     labels = labels or {}
-    dot = _digraph_class(_import_graphviz())(format=format, graph_attr={"rankdir": rankdir})
+    dot = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
     names = {v: f"v{i}" for i, v in enumerate(nodes)}
     for v in nodes:
         dot.node(names[v], _record_label(v, labels.get(v, v.label)), shape="record")

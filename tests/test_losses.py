@@ -85,3 +85,8 @@ def test_losses_reject_mismatched_or_empty_inputs(loss_fn) -> None:
         loss_fn([Value(1.0), Value(2.0)], [1.0])
     with pytest.raises(ValueError, match="no outputs"):
         loss_fn([], [])
+
+
+def test_l2_penalty_of_no_parameters_is_a_zero_value() -> None:
+    penalty = l2_penalty([], 0.1)
+    assert isinstance(penalty, Value) and penalty.data == 0.0

@@ -23,10 +23,18 @@ def model() -> MLP:
     return MLP(2, [16, 16, 1])
 
 
-def test_nn_is_neural_net() -> None:
+def test_micrograds_module_layout() -> None:
+    """``sed s/micrograd/nanograd/`` on micrograd's imports: ``nanograd.engine`` and ``nanograd.nn``."""
+    import nanograd.engine
     import nanograd.neural_net
+    import nanograd.nn
+    from nanograd.engine import Value as EngineValue
+    from nanograd.nn import MLP as NnMLP
 
-    assert nn is nanograd.neural_net
+    assert EngineValue is Value and NnMLP is MLP
+    assert nn is nanograd.nn
+    for name in ("Module", "Neuron", "Layer", "MLP"):
+        assert getattr(nanograd.nn, name) is getattr(nanograd.neural_net, name)
 
 
 def test_shapes_and_parameter_count(model: MLP) -> None:
@@ -56,6 +64,62 @@ def test_activations(activation: str, expected: float) -> None:
     n = Neuron(2, activation)
     n.w[0].data, n.w[1].data, n.b.data = 1.0, 1.0, -1.0
     assert n([0.5, -1.5]).data == pytest.approx(expected, rel=1e-15)
+
+
+def all_neurons(model: object) -> list:
+    """The neurons of a Neuron, Layer or MLP (nanograd's or micrograd's), first layer first."""
+    if hasattr(model, "layers"):
+        return [n for layer in model.layers for n in layer.neurons]
+    return getattr(model, "neurons", [model])
+
+
+@pytest.mark.parametrize(
+    ("cls", "args", "kwargs"),
+    [
+        ("Neuron", (3,), {}),
+        ("Neuron", (3,), {"nonlin": True}),
+        ("Neuron", (3,), {"nonlin": False}),
+        ("Layer", (3, 4), {}),
+        ("Layer", (3, 4), {"nonlin": False}),
+        ("MLP", (3, [4, 4, 2]), {}),
+    ],
+)
+def test_micrograds_constructor_spellings_build_micrograds_model(cls: str, args: tuple, kwargs: dict) -> None:
+    """The same call and seed: the same weights, the same ``nonlin`` flags and the same outputs."""
+    micrograd_nn = pytest.importorskip("micrograd.nn")
+    random.seed(5)
+    model = getattr(nn, cls)(*args, **kwargs)
+    random.seed(5)
+    reference = getattr(micrograd_nn, cls)(*args, **kwargs)
+    assert [p.data for p in model.parameters()] == [p.data for p in reference.parameters()]
+    assert [n.nonlin for n in all_neurons(model)] == [n.nonlin for n in all_neurons(reference)]
+    x = [0.5, -1.0, 2.0]
+    out, ref = model(x), reference(x)
+    out, ref = (out, ref) if isinstance(out, list) else ([out], [ref])
+    assert [v.data for v in out] == [v.data for v in ref]
+
+
+def test_micrograd_mlp_rule_last_layer_linear() -> None:
+    assert [layer.neurons[0].nonlin for layer in MLP(2, [3, 3, 1]).layers] == [True, True, False]
+
+
+@pytest.mark.parametrize(
+    ("activation", "nonlin", "expected"),
+    [("tanh", True, "tanh"), ("sigmoid", True, "sigmoid"), ("linear", False, "linear"), ("relu", True, "relu")],
+)
+def test_activation_and_nonlin_that_agree(activation: str, nonlin: bool, expected: str) -> None:
+    assert Neuron(2, activation, nonlin=nonlin).activation == expected
+    assert Layer(2, 2, activation, nonlin=nonlin).activation == expected
+    assert Neuron(2, activation).nonlin is nonlin
+
+
+@pytest.mark.parametrize(("activation", "nonlin"), [("relu", False), ("tanh", False), ("linear", True)])
+def test_activation_and_nonlin_that_disagree_raise(activation: str, nonlin: bool) -> None:
+    message = rf"activation='{activation}' and nonlin={nonlin} disagree"
+    with pytest.raises(ValueError, match=rf"Neuron: {message}"):
+        Neuron(2, activation, nonlin=nonlin)
+    with pytest.raises(ValueError, match=rf"Layer: {message}"):
+        Layer(2, 2, activation=activation, nonlin=nonlin)
 
 
 def test_per_layer_activations() -> None:

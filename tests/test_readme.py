@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import contextlib
 import io
+import itertools
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 from conftest import ROOT
@@ -28,7 +32,33 @@ def test_readme_examples_run_in_order(restore_op_table: None) -> None:
     with contextlib.redirect_stdout(out):
         for block in BLOCKS:
             exec(compile(block, "README.md", "exec"), namespace)
-    assert out.getvalue().splitlines()[:3] == ["24.7041", "138.8338", "645.5773"]
-    assert namespace["loss"].item() < 0.02  # the torch loop continued from the trained model
+    lines = out.getvalue().splitlines()
+    assert lines[:3] == ["24.7041", "138.8338", "645.5773"]
+    assert falling_losses(lines[3:]) == [0.1165, 0.0711, 0.0643, 0.0612, 0.0600]  # the torch loop, as commented
     # Newton's method, the gradient-penalty fit, and the registered softplus checked by gradcheck:
-    assert {"0.693147180560", "0.84", "0.6931471805599453 True"} <= set(out.getvalue().splitlines())
+    assert {"0.693147180560", "0.84", "0.6931471805599453 True"} <= set(lines)
+
+
+def falling_losses(lines: list[str]) -> list[float]:
+    """The losses printed as ``step k  loss x`` lines, after checking that each is below the one before."""
+    losses = [float(line.split()[-1]) for line in lines if line.startswith("step ")]
+    assert len(losses) >= 2 and all(b < a for a, b in itertools.pairwise(losses)), lines
+    return losses
+
+
+def test_readme_distributed_script_trains_in_two_processes(tmp_path) -> None:
+    """The README's ``train_ddp.py``: DistributedDataParallel, gloo, two processes on the loopback interface."""
+    pytest.importorskip("torch.distributed")
+    pytest.importorskip("sklearn")
+    (script,) = [
+        block for block in re.findall(r"```py\n(.*?)```", README, flags=re.S) if "DistributedDataParallel" in block
+    ]
+    path = tmp_path / "train_ddp.py"
+    path.write_text(script, encoding="utf-8")
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
+    result = subprocess.run(
+        [sys.executable, str(path)], capture_output=True, text=True, timeout=300, env=env, check=False
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    losses = falling_losses(result.stdout.splitlines())
+    assert len(losses) == 5
