@@ -5,16 +5,11 @@ library; visualisation, the demo and the PyTorch bridge import their extras when
 their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.pytorch``).
 """
 
-import sys
-
-from . import neural_net
-from . import neural_net as nn
+from . import engine, neural_net, nn
 from .functional import GradcheckError, gradcheck, hessian
 from .ops import OPS, Op, register_op
 from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
 from .viz import draw_dot, trace
-
-sys.modules[f"{__name__}.nn"] = neural_net
 
 __all__ = [
     "OPS",
@@ -22,6 +17,7 @@ __all__ = [
     "Op",
     "Value",
     "draw_dot",
+    "engine",
     "grad",
     "gradcheck",
     "hessian",

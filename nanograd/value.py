@@ -91,7 +91,7 @@ def _to_float(x: object, what: str) -> float:
         try:
             return float(x)
         except OverflowError:  # an int past 1.8e308: its repr may run to thousands of digits
-            size = f"{'-' if x < 0 else ''}10**{math.log10(abs(x)):.1f}"  # type: ignore[arg-type, operator]
+            size = f"{'-' if x < 0 else ''}10**{math.log10(abs(x)):.1f}"
             raise OverflowError(f"{what}: {size} is too large for a float (at most {sys.float_info.max!r})") from None
     raise TypeError(f"{what}: expected a real number or a Value, got {_short(x)} of type {type(x).__name__}")
 
@@ -158,7 +158,7 @@ def _literal(x: object, op: Op) -> float:
 
 def _on_floats(op: Op) -> Callable[..., float]:
     """``op``'s forward rule as a function of floats (for ops without a method)."""
-    return lambda *xs: op.forward(FLOAT_MATH, *xs)  # type: ignore[no-any-return]
+    return lambda *xs: op.forward(FLOAT_MATH, *xs)
 
 
 def apply(op: Op, *args: Operand) -> Value:
