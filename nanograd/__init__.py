@@ -16,7 +16,7 @@ nn = neural_net
 sys.modules[f"{__name__}.nn"] = neural_net
 
 #: Names imported on first use, name -> submodule, so ``import nanograd`` loads no optional extra.
-_LAZY_NAMES = {"draw_dot": "viz", "trace": "viz"}
+_LAZY_NAMES = {"draw_dot": "viz", "trace": "viz", "compile": "compiler", "Graph": "compiler"}
 
 
 def __getattr__(name: str) -> object:
@@ -28,8 +28,10 @@ def __getattr__(name: str) -> object:
 
 __all__ = [
     "OPS",
+    "Graph",
     "Op",
     "Value",
+    "compile",
     "draw_dot",
     "is_grad_enabled",
     "neural_net",
