@@ -26,6 +26,7 @@ from matplotlib.figure import Figure
 from sklearn.datasets import make_moons
 
 from ._io import atomic_write
+from .compiler import compile
 from .losses import hinge_loss, l2_penalty
 from .neural_net import MLP
 from .optim import SGD, Adam, Optimizer, linear_decay
@@ -82,6 +83,34 @@ def loss_and_accuracy(
     return total, accuracy
 
 
+#: How a training step computes the loss: ``eager`` builds the graph of every sample at every
+#: step; ``compiled`` traces the model once and runs the batch as array operations.
+ENGINES = ("compiled", "eager")
+
+
+def compiled_loss_and_accuracy(
+    model: MLP, X: Sequence[Sequence[float]], y: Sequence[float], alpha: float = 1e-4
+) -> Callable[[], tuple[Value, float]]:
+    """A function computing :func:`loss_and_accuracy` through :func:`nanograd.compile`.
+
+    The hinge term and the L2 penalty are compiled once; every call reads the parameters'
+    current numbers, so the result follows the optimiser. The loss is one node whose
+    inputs are the parameters, equal to the eager loss to rounding (1e-9 relative).
+    """
+    params = model.parameters()
+    hinge = compile(lambda x, label: (1 + -label * model(x)).relu())
+    penalty = compile(lambda: l2_penalty(params, alpha))
+    score = compile(model)
+    points, labels = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+
+    def loss_and_accuracy() -> tuple[Value, float]:
+        total = hinge.mean(points, labels) + penalty()
+        accuracy = float(np.mean((score.map(points) > 0) == (labels > 0)))
+        return total, accuracy
+
+    return loss_and_accuracy
+
+
 @contextlib.contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
     """Pause Python's cycle collector for the block (restoring its previous state after).
@@ -106,19 +135,28 @@ def train(
     optimizer: Optimizer | None = None,
     alpha: float = 1e-4,
     on_step: Callable[[int, float, float], None] | None = None,
+    engine: str = "eager",
 ) -> History:
     """Full-batch training of ``model`` for ``steps`` steps; returns the per-step :class:`History`.
 
     Each step computes :func:`loss_and_accuracy`, backpropagates and updates the
     parameters. ``optimizer`` defaults to micrograd's SGD with rate ``1.0 - 0.9*k/steps``.
     ``on_step(k, loss, accuracy)`` is called after each step (e.g. to update a progress bar).
+    ``engine`` is ``'eager'`` or ``'compiled'`` (see :data:`ENGINES`); both give the same run.
     """
+    if engine not in ENGINES:
+        raise ValueError(f"unknown engine {engine!r}; choose one of {', '.join(ENGINES)}")
+    objective = (
+        compiled_loss_and_accuracy(model, X, y, alpha)
+        if engine == "compiled"
+        else lambda: loss_and_accuracy(model, X, y, alpha)
+    )
     if optimizer is None:
         optimizer = make_optimizer("sgd", model.parameters(), steps)
     history = History()
     with _cyclic_gc_paused():
         for k in range(steps):
-            total, accuracy = loss_and_accuracy(model, X, y, alpha)
+            total, accuracy = objective()
             optimizer.zero_grad()
             total.backpropagate()
             history.loss.append(total.data)

@@ -21,6 +21,8 @@ from .value import Value
 if TYPE_CHECKING:
     import graphviz
 
+    from .compiler import Graph
+
 #: The layout directions :func:`draw_dot` accepts: left to right, top to bottom.
 RANKDIRS = ("LR", "TB")
 #: The output formats :func:`draw_dot` accepts.
@@ -153,4 +155,30 @@ def draw_dot(
             dot.edge(f"{names[v]}_op", names[v])
     for x, v in edges:
         dot.edge(names[x], f"{names[v]}_op")
+    return dot
+
+
+def draw_graph(graph: Graph, format: str = "svg", rankdir: str = "LR", max_nodes: int = 500) -> graphviz.Digraph:
+    """Draw a compiled :class:`~nanograd.compiler.Graph` (``nanograd.compile(fn).graph``).
+
+    Arguments, captured parameters and constants are records (``arg 0[1]``, ``param 3``,
+    ``const 1.0``); each op is a node showing its symbol, wired to its inputs in order.
+    ``format``, ``rankdir`` and ``max_nodes`` are as for :func:`draw_dot`.
+    """
+    from .compiler.graph import LEAF_KINDS
+    from .compiler._standins import lookup
+
+    if len(graph.nodes) > max_nodes:
+        raise ValueError(f"the graph has {len(graph.nodes)} nodes, more than max_nodes={max_nodes}")
+    dot = _digraph_class(_import_graphviz())(format=format, graph_attr={"rankdir": rankdir})
+    for i, n in enumerate(graph.nodes):
+        if n.op not in LEAF_KINDS:
+            dot.node(f"n{i}", lookup(n.op, n.param).symbol)
+        elif n.op == "arg":
+            scalar = graph.args[n.slot[0]] is None
+            dot.node(f"n{i}", f"arg {n.slot[0]}" + ("" if scalar else f"[{n.slot[1]}]"), shape="record")
+        else:
+            dot.node(f"n{i}", f"{n.op} {n.slot[0] if n.op == 'param' else n.value!r}", shape="record")
+        for j in n.inputs:
+            dot.edge(f"n{j}", f"n{i}")
     return dot

@@ -132,6 +132,18 @@ class CompiledFunction:
         outputs = [self._run(compiled, chunk, None, False).outputs for chunk in self._chunks(compiled, columns)]
         return self._join(outputs)
 
+    def evaluate(self, *batches: Any, gradients: bool = False) -> tuple[Any, list[Any] | None]:
+        """The outputs of a batch and, with ``gradients``, each sample's gradient with respect
+        to each argument (one array per argument, shaped like its batch); builds no graph."""
+        columns = self._columns(batches)
+        compiled = self._compiled(self._shapes(columns), columns)
+        results = [self._run(compiled, chunk, "sum" if gradients else None, True) for chunk in self._chunks(compiled, columns)]
+        outputs = self._join([r.outputs for r in results])
+        if not gradients:
+            return outputs, None
+        per_argument = zip(*(r.arg_grads for r in results))
+        return outputs, [self._join(list(parts)) for parts in per_argument]
+
     def sum(self, *batches: Any) -> Value:
         """The sum of the outputs over a batch, as one Value connected to the captured Values."""
         return self._reduce(batches, "sum")
@@ -249,7 +261,7 @@ class CompiledFunction:
 
             column = np.asarray(_numbers(batch, what), dtype=np.float64)
         else:
-            column = _numbers(batch, what)
+            column = _numbers(batch.tolist() if hasattr(batch, "tolist") else batch, what)
             shape = _shape(column)
             if shape is None:
                 raise ValueError(f"{what}: expected shape (N,) or (N, k), got ragged rows")
