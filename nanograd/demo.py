@@ -93,20 +93,20 @@ def compiled_loss_and_accuracy(
 ) -> Callable[[], tuple[Value, float]]:
     """A function computing :func:`loss_and_accuracy` through :func:`nanograd.compile`.
 
-    The hinge term and the L2 penalty are compiled once; every call reads the parameters'
-    current numbers, so the result follows the optimiser. The loss is one node whose
-    inputs are the parameters, equal to the eager loss to rounding (1e-9 relative).
+    The per-sample objective ``hinge(x, label) + alpha * L2`` is compiled once; its mean
+    over the data is the demo loss (the L2 term does not depend on the sample, so its mean
+    is itself). Every call reads the parameters' current numbers, so it follows the
+    optimiser. The loss is one node whose inputs are the parameters, equal to the eager
+    loss to rounding (1e-9 relative).
     """
     params = model.parameters()
-    hinge = compile(lambda x, label: (1 + -label * model(x)).relu())
-    penalty = compile(lambda: l2_penalty(params, alpha))
+    objective = compile(lambda x, label: (1 + -label * model(x)).relu() + l2_penalty(params, alpha))
     score = compile(model)
     points, labels = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
 
     def loss_and_accuracy() -> tuple[Value, float]:
-        total = hinge.mean(points, labels) + penalty()
         accuracy = float(np.mean((score.map(points) > 0) == (labels > 0)))
-        return total, accuracy
+        return objective.mean(points, labels), accuracy
 
     return loss_and_accuracy
 

@@ -185,9 +185,10 @@ class ScalarFunction(torch.autograd.Function):
         if len(x) == 0:
             return x.new_zeros(0)
         outputs, gradients = f.evaluate(*x.detach().unbind(1), gradients=need_grad)
-        if need_grad:
+        if gradients is not None:
             ctx.save_for_backward(torch.stack(gradients, dim=1).to(x.dtype))
-        return outputs.to(x.dtype)
+        result: torch.Tensor = outputs.to(x.dtype)
+        return result
 
     @staticmethod
     @once_differentiable

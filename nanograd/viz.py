@@ -165,8 +165,8 @@ def draw_graph(graph: Graph, format: str = "svg", rankdir: str = "LR", max_nodes
     ``const 1.0``); each op is a node showing its symbol, wired to its inputs in order.
     ``format``, ``rankdir`` and ``max_nodes`` are as for :func:`draw_dot`.
     """
-    from .compiler.graph import LEAF_KINDS
     from .compiler._standins import lookup
+    from .compiler.graph import LEAF_KINDS
 
     if len(graph.nodes) > max_nodes:
         raise ValueError(f"the graph has {len(graph.nodes)} nodes, more than max_nodes={max_nodes}")

@@ -7,17 +7,20 @@ import math
 import random
 
 import pytest
+from nanograd.nn import MLP
 from test_ops import OP_CASES, sample_points
 
 import nanograd
 from nanograd import Value
 from nanograd.compiler import Graph, lowering
 from nanograd.losses import l2_penalty
-from nanograd.nn import MLP
 
 np = pytest.importorskip("numpy")
-BACKENDS = ["python", "numpy", pytest.param("torch", marks=pytest.mark.skipif(
-    pytest.importorskip("torch") is None, reason="needs torch"))]
+BACKENDS = [
+    "python",
+    "numpy",
+    pytest.param("torch", marks=pytest.mark.skipif(pytest.importorskip("torch") is None, reason="needs torch")),
+]
 
 
 def close(a: float, b: float, rel: float) -> bool:
@@ -35,7 +38,7 @@ def test_every_op_matches_eager(name: str, backend: str) -> None:
     case = OP_CASES[name]
     points = sample_points(name)
     params = [Value(x) for x in points[0]]
-    fn = lambda *xs: case.expr(*(p + x for p, x in zip(params, xs)))  # noqa: E731
+    fn = lambda *xs: case.expr(*(p + x for p, x in zip(params, xs)))
     offsets = [[x - p.data for x, p in zip(point, params)] for point in points]
     f = nanograd.compile(fn, backend=backend)
 
@@ -124,7 +127,10 @@ def test_retraces_once_per_argument_structure() -> None:
 
 def test_check_catches_control_flow_that_depends_on_data() -> None:
     f = nanograd.compile(lambda x: x * 2 if x.data > 0 else x.exp(), check=True)
-    with pytest.raises(ValueError, match=r"sample 1 takes another path.*node 1 is exp of nodes \[0\] in this sample's trace but const 2.0"):
+    with pytest.raises(
+        ValueError,
+        match=r"sample 1 takes another path.*node 1 is exp of nodes \[0\] in this sample's trace but const 2.0",
+    ):
         f.map(np.array([1.0, -1.0]))
     assert nanograd.compile(lambda x: x * 2, check=True).map([1.0, -1.0]).tolist() == [2.0, -2.0]
 

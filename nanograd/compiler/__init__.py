@@ -36,13 +36,13 @@ Memory
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from ..value import Value, is_grad_enabled
 from ._standins import NaryOp, make_node
-from .backends import BACKENDS, ArrayBackend, default_backend
+from .backends import BACKENDS, ArrayBackend, Backend, default_backend
 from .graph import Graph, Node
 from .lowering import Plan, build_plan
 from .trace import as_number, trace
@@ -64,9 +64,7 @@ class _Compiled:
     plan: Plan | None
 
 
-def compile(
-    fn: Callable[..., Value], backend: str | None = None, check: bool = False
-) -> CompiledFunction:  # noqa: A001 -- shadows the builtin inside this package only
+def compile(fn: Callable[..., Value], backend: str | None = None, check: bool = False) -> CompiledFunction:
     """Compile ``fn`` (Values in, one Value out); see the package docstring.
 
     ``backend`` is ``'numpy'`` (the default when numpy is installed), ``'python'`` (standard
@@ -86,7 +84,7 @@ class CompiledFunction:
         if name not in BACKENDS:
             raise ValueError(f"compile: unknown backend {name!r}; choose one of {', '.join(BACKENDS)}")
         self.fn = fn
-        self.backend = BACKENDS[name]()
+        self.backend: Backend = BACKENDS[name]()
         self.check = check
         self._cache: dict[tuple[int | None, ...], _Compiled] = {}
         self._last: _Compiled | None = None
@@ -116,14 +114,16 @@ class CompiledFunction:
         compiled = self._compiled(shapes, batch)
         result = self._run(compiled, batch, "sum", is_grad_enabled())
         inputs = [v for a in args for v in (a if isinstance(a, (list, tuple)) else [a]) if isinstance(v, Value)]
-        arg_jacobian: list[float] = []
-        if result.arg_grads is not None:
-            for a, g in zip(args, result.arg_grads):
-                row = self._to_list(g)[0]
-                elements = a if isinstance(a, (list, tuple)) else [a]
-                grads = row if isinstance(row, list) else [row]
-                arg_jacobian += [gi for v, gi in zip(elements, grads) if isinstance(v, Value)]
-        return self._node(compiled, result, inputs, arg_jacobian)
+        data = float(self._to_list(result.outputs)[0])
+        if result.param_grads is None:
+            return self._node(compiled, data, inputs, None)
+        jacobian: list[float] = []
+        for a, g in zip(args, result.arg_grads or []):
+            row = self._to_list(g)[0]
+            elements = a if isinstance(a, (list, tuple)) else [a]
+            grads = row if isinstance(row, list) else [row]
+            jacobian += [gi for v, gi in zip(elements, grads) if isinstance(v, Value)]
+        return self._node(compiled, data, inputs, jacobian + self._to_list(result.param_grads))
 
     def map(self, *batches: Any) -> Any:
         """The outputs for a batch, as a numpy array (a list on the ``python`` backend without numpy)."""
@@ -137,7 +137,9 @@ class CompiledFunction:
         to each argument (one array per argument, shaped like its batch); builds no graph."""
         columns = self._columns(batches)
         compiled = self._compiled(self._shapes(columns), columns)
-        results = [self._run(compiled, chunk, "sum" if gradients else None, True) for chunk in self._chunks(compiled, columns)]
+        results = [
+            self._run(compiled, chunk, "sum" if gradients else None, True) for chunk in self._chunks(compiled, columns)
+        ]
         outputs = self._join([r.outputs for r in results])
         if not gradients:
             return outputs, None
@@ -156,7 +158,7 @@ class CompiledFunction:
     def _reduce(self, batches: tuple[Any, ...], how: str) -> Value:
         columns = self._columns(batches)
         compiled = self._compiled(self._shapes(columns), columns)
-        n = self._length(columns)
+        scale = 1.0 / self._length(columns) if how == "mean" else 1.0
         total, grads = 0.0, None
         for chunk in self._chunks(compiled, columns):
             result = self._run(compiled, chunk, "sum", is_grad_enabled())
@@ -164,17 +166,17 @@ class CompiledFunction:
             if result.param_grads is not None:
                 chunk_grads = self._to_list(result.param_grads)
                 grads = chunk_grads if grads is None else [a + b for a, b in zip(grads, chunk_grads)]
-        if how == "mean":
-            total *= 1.0 / n
-            grads = None if grads is None else [g * (1.0 / n) for g in grads]
-        return self._node(compiled, _Totals(total, grads), [], [])
+        total *= scale  # the eager order: sum(terms) * (1.0 / n)
+        jacobian = None if grads is None else [g * scale for g in grads]
+        return self._node(compiled, total, [], jacobian)
 
-    def _node(self, compiled: _Compiled, result: Any, inputs: list[Value], arg_jacobian: list[float]) -> Value:
-        """The result as one node of the ordinary graph, whose inputs are ``inputs`` + captured Values."""
-        data = float(self._to_list(result.outputs)[0]) if not isinstance(result, _Totals) else result.total
-        if not is_grad_enabled() or result.param_grads is None:
+    def _node(self, compiled: _Compiled, data: float, inputs: list[Value], jacobian: list[float] | None) -> Value:
+        """``data`` as one node of the ordinary graph with inputs ``inputs`` + the captured Values.
+
+        ``jacobian`` holds d(data)/d(input) for each of them (None: build no graph).
+        """
+        if jacobian is None or not is_grad_enabled():
             return Value(data)
-        jacobian = arg_jacobian + [float(g) for g in self._to_list(result.param_grads)]
         op = NaryOp(
             name=f"compiled {self.__name__}",
             symbol=self.__name__,
@@ -212,7 +214,8 @@ class CompiledFunction:
                 )
             if not math.isclose(outputs[s], t.output.data, rel_tol=1e-9, abs_tol=1e-12):
                 raise ValueError(
-                    f"compile({self.__name__}, check=True): sample {s}: compiled {outputs[s]!r}, eager {t.output.data!r}"
+                    f"compile({self.__name__}, check=True): sample {s}: "
+                    f"compiled {outputs[s]!r}, eager {t.output.data!r}"
                 )
 
     def _run(self, compiled: _Compiled, columns: list[Any], seed: str | None, grad: bool) -> Any:
@@ -220,10 +223,12 @@ class CompiledFunction:
         n = self._length(columns)
         seeds = None
         if seed is not None and grad:
-            seeds = [1.0] * n if not isinstance(self.backend, ArrayBackend) else self.backend.asarray(
-                [1.0] * n, columns[0] if columns else None
+            seeds = (
+                [1.0] * n
+                if not isinstance(self.backend, ArrayBackend)
+                else self.backend.asarray([1.0] * n, columns[0] if columns else None)
             )
-        return self.backend.run(compiled.graph, compiled.plan, params, columns, seeds)  # type: ignore[arg-type]
+        return self.backend.run(compiled.graph, compiled.plan, params, columns, seeds)
 
     def _param_numbers(self, params: list[Value]) -> list[float]:
         numbers = [p.data for p in params]
@@ -242,40 +247,23 @@ class CompiledFunction:
         columns = [self._column(b, i) for i, b in enumerate(batches)]
         lengths = {len(c) for c in columns}
         if len(lengths) > 1:
-            raise ValueError(f"compile({self.__name__}): arguments have different batch sizes {[len(c) for c in columns]}")
+            raise ValueError(
+                f"compile({self.__name__}): arguments have different batch sizes {[len(c) for c in columns]}"
+            )
         if lengths == {0}:
             raise ValueError(f"compile({self.__name__}): the batch is empty")
         return columns
 
     def _column(self, batch: Any, i: int = 0) -> Any:
+        """One argument's batch as the backend's array, (N,) or (N, k)."""
         what = f"compile({self.__name__}) argument {i}"
-        if self.backend.name == "torch":
-            import torch
-
-            if isinstance(batch, torch.Tensor):
-                column = batch.to(torch.float64)
-            else:
-                column = torch.as_tensor(_numbers(batch, what), dtype=torch.float64)
-        elif self.backend.name == "numpy":
-            import numpy as np
-
-            column = np.asarray(_numbers(batch, what), dtype=np.float64)
-        else:
-            column = _numbers(batch.tolist() if hasattr(batch, "tolist") else batch, what)
-            shape = _shape(column)
-            if shape is None:
-                raise ValueError(f"{what}: expected shape (N,) or (N, k), got ragged rows")
-            return column
-        if column.ndim not in (1, 2):
-            raise ValueError(f"{what}: expected shape (N,) or (N, k), got {tuple(column.shape)}")
+        column = self.backend.column(_numbers(batch, what))
+        if len(self.backend.shape(column)) not in (1, 2):
+            raise ValueError(f"{what}: expected shape (N,) or (N, k), got {self.backend.shape(column)}")
         return column
 
     def _shapes(self, columns: list[Any]) -> tuple[int | None, ...]:
-        shapes = []
-        for c in columns:
-            shape = _shape(c) if isinstance(c, list) else tuple(c.shape)
-            shapes.append(shape[1] if len(shape) == 2 else None)  # type: ignore[arg-type]
-        return tuple(shapes)
+        return tuple(shape[1] if len(shape) == 2 else None for shape in map(self.backend.shape, columns))
 
     @staticmethod
     def _length(columns: list[Any]) -> int:
@@ -297,25 +285,7 @@ class CompiledFunction:
         return x if isinstance(x, list) else x.tolist()
 
     def _join(self, outputs: list[Any]) -> Any:
-        if self.backend.name == "torch":
-            import torch
-
-            return torch.cat(outputs)
-        try:
-            import numpy as np
-        except ImportError:
-            return [y for part in outputs for y in part]
-        return np.concatenate([np.asarray(part, dtype=np.float64) for part in outputs])
-
-
-@dataclass
-class _Totals:
-    total: float
-    param_grads: list[float] | None
-
-    @property
-    def outputs(self) -> list[float]:
-        return [self.total]
+        return self.backend.join(outputs)
 
 
 def _numbers(batch: Any, what: str) -> Any:
@@ -327,16 +297,6 @@ def _numbers(batch: Any, what: str) -> Any:
     if not isinstance(batch, (list, tuple)):
         raise TypeError(f"{what}: expected a batch (a list or array of numbers), got {type(batch).__name__}")
     return [_numbers(x, what) if isinstance(x, (list, tuple)) else as_number(x, what) for x in batch]
-
-
-def _shape(column: list[Any]) -> tuple[int, ...] | None:
-    """(N,) or (N, k) of a nested list, None when rows differ in length or nest deeper."""
-    if all(isinstance(x, float) for x in column):
-        return (len(column),)
-    if all(isinstance(x, list) and all(isinstance(e, float) for e in x) for x in column):
-        lengths = {len(x) for x in column}
-        return (len(column), lengths.pop()) if len(lengths) == 1 else None
-    return None
 
 
 def _first_difference(compiled: Graph, traced: Graph) -> str | None:

@@ -61,16 +61,23 @@ def _topological_order(root: Value) -> list[Value]:
     return order
 
 
+#: Stand-in links: a link's number is d(node)/d(its second input); the gradient passes through.
+_LINK = Op("link", "link", 2, lambda m, prev, x: prev, lambda m, g, out, prev, x: (g, g * out))
+_FIRST_LINK = Op("link", "link", 1, lambda m, x: x, lambda m, g, out, x: (g * out,))
+_ROOT = Op("n-ary", "n-ary", 1, lambda m, x: x, lambda m, g, out, x: (g,))
+
+
 def _make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
-    # The current backprop loop handles one or two inputs per node. This stand-in records
-    # the node's linearisation instead: data + sum_i J_i * (x_i - x_i.of), with J_i from
-    # op.vjp at g = 1, as ordinary mul/add nodes (exact for first-order gradients).
+    # The current backprop loop handles one or two inputs per node, so this stand-in records
+    # an n-ary node as a chain of binary links (value._node, private): link i holds
+    # J_i = d(node)/d(input i) from op.vjp at g = 1 and passes g * J_i to input i.
     if not is_grad_enabled() or not inputs:
         return Value(data)
     jacobian = op.vjp(FLOAT_MATH, 1.0, data, *(x.data for x in inputs))
-    out = sum((Value(j) * x for j, x in zip(jacobian, inputs)), Value(0.0))
-    out.data = data
-    return out
+    chain = value._node(jacobian[0], _FIRST_LINK, inputs[0])
+    for j, x in zip(jacobian[1:], inputs[1:]):
+        chain = value._node(j, _LINK, chain, x)
+    return value._node(data, _ROOT, chain)
 
 
 lookup = getattr(ops, "lookup", _lookup)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
@@ -27,7 +26,7 @@ from typing import Any
 from ..ops import FLOAT_MATH
 from ._standins import lookup
 from .graph import Graph
-from .lowering import Argument, Array, Gather, Leaves, Linear, Map, Plan
+from .lowering import Argument, Array, Gather, Leaves, Linear, Map, Plan, build_plan
 from .trace import replay
 
 
@@ -47,6 +46,28 @@ class PythonBackend:
     """The graph interpreted on floats with FLOAT_MATH, sample by sample."""
 
     name = "python"
+
+    def column(self, batch: Any) -> list[Any]:
+        """A batch as a list of floats (N,) or of lists of floats (N, k)."""
+        return batch.tolist() if hasattr(batch, "tolist") else list(batch)
+
+    def shape(self, column: list[Any]) -> tuple[int, ...]:
+        """(N,) or (N, k); ValueError for ragged or deeper rows."""
+        if all(isinstance(x, float) for x in column):
+            return (len(column),)
+        lengths = {len(x) if isinstance(x, list) and all(isinstance(e, float) for e in x) else -1 for x in column}
+        if len(lengths) != 1 or -1 in lengths:
+            raise ValueError("compile: expected a batch of shape (N,) or (N, k), got ragged or nested rows")
+        return (len(column), lengths.pop())
+
+    def join(self, parts: list[list[float]]) -> Any:
+        """The outputs of all chunks, as a numpy array when numpy is installed."""
+        outputs = [y for part in parts for y in part]
+        try:
+            import numpy as np
+        except ImportError:
+            return outputs
+        return np.asarray(outputs, dtype=np.float64)
 
     def run(self, graph: Graph, plan: Plan | None, params: list[float], batch: list[Any], seed: Any) -> Result:
         n = len(batch[0]) if batch else 1
@@ -94,7 +115,9 @@ class PythonBackend:
         for i in range(len(values) - 1, -1, -1):
             n = graph.nodes[i]
             if n.inputs:
-                contributions = lookup(n.op, n.param).vjp(FLOAT_MATH, grads[i], values[i], *(values[j] for j in n.inputs))
+                contributions = lookup(n.op, n.param).vjp(
+                    FLOAT_MATH, grads[i], values[i], *(values[j] for j in n.inputs)
+                )
                 for j, g in zip(n.inputs, contributions):
                     grads[j] += g
         return grads
@@ -152,9 +175,20 @@ class ArrayBackend:
     math: Any
 
     def __init__(self) -> None:
-        self._weights: dict[int, tuple[object, Array, Array]] = {}
+        self._weights: dict[int, tuple[object, Array, Array, Array]] = {}
 
     # -- what a subclass provides ----------------------------------------------------------
+    def column(self, batch: Any) -> Array:
+        """A batch (numbers, nested lists or an array) as a float64 array."""
+        raise NotImplementedError
+
+    def join(self, parts: list[Array]) -> Array:
+        """Arrays one after the other (rows)."""
+        raise NotImplementedError
+
+    def shape(self, a: Array) -> tuple[int, ...]:
+        return tuple(a.shape)
+
     def asarray(self, data: Any, like: Array | None) -> Array:
         """``data`` as a float64 array (on ``like``'s device)."""
         raise NotImplementedError
@@ -188,7 +222,11 @@ class ArrayBackend:
         return True
 
     # -- the interpreter --------------------------------------------------------------------
-    def run(self, graph: Graph, plan: Plan, params: list[float], batch: list[Array], seed: Array | None) -> Result:
+    def run(
+        self, graph: Graph, plan: Plan | None, params: list[float], batch: list[Array], seed: Array | None
+    ) -> Result:
+        """Outputs, and gradients when ``seed`` is given, of ``graph`` lowered as ``plan``."""
+        plan = build_plan(graph) if plan is None else plan
         like = batch[0] if batch else None
         param_row = self.asarray([params], like)
         const_row = self.asarray([[n.value for n in graph.nodes if n.op == "const"]], like)
@@ -217,14 +255,15 @@ class ArrayBackend:
         arg_grads = [G[i] if k is not None else G[i][:, 0] for i, k in enumerate(graph.args)]
         return Result(outputs, G[plan.params][0], arg_grads)
 
-    def _weight_index(self, step: Linear, like: Array | None) -> tuple[Array, Array]:
-        """The weight slots of a Linear step as an index matrix and a flat index (cached)."""
-        cached = self._weights.get(id(step.weights))
+    def _indices(self, step: Linear, like: Array | None) -> tuple[Array, Array, Array]:
+        """A Linear step's weight slots as an index matrix and a flat index, and its bias slots (cached)."""
+        cached = self._weights.get(id(step))
         if cached is None:
             flat = [w for row in step.weights for w in row]
-            cached = (step.weights, self.index(step.weights, like), self.index(flat, like))
-            self._weights[id(step.weights)] = cached
-        return cached[1], cached[2]
+            indices = self.index(step.weights, like), self.index(flat, like), self.index(step.bias_slots, like)
+            cached = (step, *indices)
+            self._weights[id(step)] = cached
+        return cached[1], cached[2], cached[3]
 
     def _forward(self, plan: Plan, batch: list[Array], param_row: Array, const_row: Array) -> list[Array]:
         like = batch[0] if batch else None
@@ -236,45 +275,64 @@ class ArrayBackend:
             elif isinstance(step, Leaves):
                 R.append(param_row if step.kind == "param" else const_row)
             elif isinstance(step, Gather):
-                R.append(self.concat([R[r][:, list(cols)] for r, cols in step.parts]))
+                R.append(self.concat([_columns(R[r], cols) for r, cols in step.parts]))
             elif isinstance(step, Linear):
-                W = param_row[0][self._weight_index(step, like)[0]]
-                R.append(R[step.x] @ W.T + R[step.bias])
+                W_index, _, bias_index = self._indices(step, like)
+                bias = param_row[:, bias_index] if step.bias is None else R[step.bias]
+                R.append(R[step.x] @ param_row[0][W_index].T + bias)
             else:
                 R.append(lookup(step.name, step.param).forward(self.math, *(R[i] for i in step.inputs)))
         return R
 
     def _backward(self, plan: Plan, R: list[Array], seed: Array) -> list[Array]:
         like = R[0]
-        G = [r * 0.0 for r in R]  # one gradient per register, in the register's shape
+        G: list[Array] = [None] * len(R)  # one gradient per register, in its shape; None: zero so far
+
+        def add(j: int, g: Array) -> None:
+            g = self._unbroadcast(g, R[j])
+            G[j] = g if G[j] is None else G[j] + g
+
         reg, col = plan.output
-        G[reg][:, col] += seed if G[reg].shape[0] == seed.shape[0] else seed.sum()
+        G[reg] = R[reg] * 0.0
+        G[reg][:, col] += seed if R[reg].shape[0] == seed.shape[0] else seed.sum()
+        G[plan.params] = R[plan.params] * 0.0
         for i in range(len(plan.steps) - 1, -1, -1):
             step, g = plan.steps[i], G[i]
+            if g is None:
+                continue
             if isinstance(step, Gather):
                 start = 0
                 for r, cols in step.parts:
-                    part = self._unbroadcast(g[:, start : start + len(cols)], G[r])
-                    self.add_columns(G[r], self.index(cols, like), part)
+                    part = R[r] * 0.0
+                    self.add_columns(
+                        part, self.index(cols, like), self._unbroadcast(g[:, start : start + len(cols)], R[r])
+                    )
+                    add(r, part)
                     start += len(cols)
             elif isinstance(step, Linear):
-                W_index, flat = self._weight_index(step, like)
+                W_index, flat, bias_index = self._indices(step, like)
                 x = R[step.x]
-                G[step.x] += self._unbroadcast(g @ R[plan.params][0][W_index], x)
-                G[step.bias] += self._unbroadcast(g, G[step.bias])
-                dW = (g if g.shape[0] == x.shape[0] else self.sum_rows(g)).T @ x
-                self.add_columns(G[plan.params], flat, dW.reshape(1, -1))
+                add(step.x, g @ R[plan.params][0][W_index])
+                g_rows = g if g.shape[0] == x.shape[0] else self.sum_rows(g)
+                self.add_columns(G[plan.params], flat, (g_rows.T @ x).reshape(1, -1))
+                if step.bias is None:
+                    self.add_columns(G[plan.params], bias_index, self.sum_rows(g))
+                else:
+                    add(step.bias, g)
             elif isinstance(step, Map):
                 op = lookup(step.name, step.param)
                 for j, gj in zip(step.inputs, op.vjp(self.math, g, R[i], *(R[j] for j in step.inputs))):
-                    G[j] += self._unbroadcast(gj, G[j])
+                    add(j, gj)
+        for j, r in enumerate(R):  # registers nothing flowed back to (unused arguments)
+            if G[j] is None:
+                G[j] = r * 0.0
         return G
 
     def _unbroadcast(self, g: Array, target: Array) -> Array:
-        """``g`` summed over the rows that ``target`` broadcasts over (one row against N)."""
-        if getattr(g, "ndim", 0) == 2 and g.shape[0] != target.shape[0]:
-            return self.sum_rows(g)
-        return g
+        """``g`` in ``target``'s shape: summed over the rows ``target`` broadcasts over (one row against N)."""
+        if getattr(g, "ndim", 0) < 2:  # a number, e.g. the 1 of add's rule
+            return g + target * 0.0
+        return g if g.shape[0] == target.shape[0] else self.sum_rows(g)
 
 
 class NumpyBackend(ArrayBackend):
@@ -289,6 +347,12 @@ class NumpyBackend(ArrayBackend):
         self.np = np
         self.math = NUMPY_MATH()
 
+    def column(self, batch: Any) -> Array:
+        return self.np.asarray(batch, dtype=self.np.float64)
+
+    def join(self, parts: list[Array]) -> Array:
+        return self.np.concatenate(parts)
+
     def asarray(self, data: Any, like: Array | None) -> Array:
         return self.np.asarray(data, dtype=self.np.float64)
 
@@ -296,6 +360,8 @@ class NumpyBackend(ArrayBackend):
         return self.np.asarray(data, dtype=self.np.intp)
 
     def concat(self, parts: list[Array]) -> Array:
+        if len(parts) == 1:
+            return parts[0]
         rows = max(p.shape[0] for p in parts)
         return self.np.concatenate([self.np.broadcast_to(p, (rows, p.shape[1])) for p in parts], axis=1)
 
@@ -306,7 +372,7 @@ class NumpyBackend(ArrayBackend):
         if target.shape[0] == 1:  # bincount adds repeated columns up, and is fast
             target[0] += self.np.bincount(cols, weights=values[0], minlength=target.shape[1])
         else:
-            self.np.add.at(target, (slice(None), cols), values)
+            self.np.add.at(target.T, cols, values.T)
 
     def trapping(self) -> Any:
         return self.np.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
@@ -329,6 +395,14 @@ class TorchBackend(ArrayBackend):
         self.torch = torch
         self.math = TORCH_MATH
 
+    def column(self, batch: Any) -> Array:
+        if isinstance(batch, self.torch.Tensor):
+            return batch.to(self.torch.float64)
+        return self.torch.as_tensor(batch, dtype=self.torch.float64)
+
+    def join(self, parts: list[Array]) -> Array:
+        return self.torch.cat(parts)
+
     def asarray(self, data: Any, like: Array | None) -> Array:
         device = None if like is None else like.device
         return self.torch.as_tensor(data, dtype=self.torch.float64, device=device)
@@ -338,6 +412,8 @@ class TorchBackend(ArrayBackend):
         return self.torch.as_tensor(data, dtype=self.torch.long, device=device)
 
     def concat(self, parts: list[Array]) -> Array:
+        if len(parts) == 1:
+            return parts[0]
         rows = max(p.shape[0] for p in parts)
         return self.torch.cat([p.expand(rows, p.shape[1]) for p in parts], dim=1)
 
@@ -351,10 +427,17 @@ class TorchBackend(ArrayBackend):
         return bool(self.torch.isfinite(self.torch.stack([a.sum() for a in arrays])).all())
 
 
+def _columns(a: Array, cols: tuple[int, ...]) -> Array:
+    """Columns ``cols`` of ``a``: a view when they are consecutive, else a copy."""
+    if cols == tuple(range(cols[0], cols[0] + len(cols))):
+        return a[:, cols[0] : cols[0] + len(cols)]
+    return a[:, list(cols)]
+
+
 _NUMPY_MATH: SimpleNamespace | None = None
 
 
-def NUMPY_MATH() -> SimpleNamespace:  # noqa: N802 -- the namespace, built on first use
+def NUMPY_MATH() -> SimpleNamespace:
     """The op table's math namespace for numpy arrays (numpy is imported on first use)."""
     global _NUMPY_MATH
     if _NUMPY_MATH is None:
@@ -362,7 +445,9 @@ def NUMPY_MATH() -> SimpleNamespace:  # noqa: N802 -- the namespace, built on fi
     return _NUMPY_MATH
 
 
-BACKENDS = {"python": PythonBackend, "numpy": NumpyBackend, "torch": TorchBackend}
+#: A backend: an interpreter of the op table (see the module docstring).
+Backend = PythonBackend | ArrayBackend
+BACKENDS: dict[str, type[Backend]] = {"python": PythonBackend, "numpy": NumpyBackend, "torch": TorchBackend}
 
 
 def default_backend() -> str:

@@ -52,11 +52,15 @@ class Gather:
 
 @dataclass(frozen=True)
 class Linear:
-    """Register = ``R[x] @ W.T + R[bias]``, ``W[i, j]`` the parameter in slot ``weights[i][j]``."""
+    """Register = ``R[x] @ W.T + b``, ``W[i, j]`` the parameter in slot ``weights[i][j]``.
+
+    ``b`` is the register ``bias``, or (``bias`` is None) the parameters in ``bias_slots``.
+    """
 
     x: int
     weights: tuple[tuple[int, ...], ...]
-    bias: int
+    bias: int | None
+    bias_slots: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -193,5 +197,10 @@ class _Lowering:
         xs = [x for _, x in self.sums[i][1]]
         layer = [j for j in self.layers[tuple(xs)] if j not in self.loc and self.sums[j][0] in self.loc]
         weights = tuple(tuple(w for w, _ in self.sums[j][1]) for j in layer)
-        bias = self._register_of([self.sums[j][0] for j in layer])
-        self._place(layer, self._emit(Linear(self._register_of(xs), weights, bias), len(layer)))
+        biases = [self.sums[j][0] for j in layer]
+        x = self._register_of(xs)
+        if all(self.nodes[b].op == "param" for b in biases):  # a model's biases: no gather needed
+            step = Linear(x, weights, None, tuple(self.nodes[b].slot[0] for b in biases))
+        else:
+            step = Linear(x, weights, self._register_of(biases))
+        self._place(layer, self._emit(step, len(layer)))

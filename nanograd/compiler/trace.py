@@ -32,7 +32,7 @@ class Trace:
 
 def argument_values(shapes: Sequence[int | None], sample: Sample) -> list[Value | list[Value]]:
     """Fresh leaves holding one sample, structured as ``shapes`` says."""
-    return [Value(x) if k is None else [Value(e) for e in x] for k, x in zip(shapes, sample)]  # type: ignore[union-attr]
+    return [Value(x) if isinstance(x, (int, float)) else [Value(e) for e in x] for x in sample]
 
 
 def trace(fn: Callable[..., object], shapes: Sequence[int | None], sample: Sample) -> Trace:
@@ -82,12 +82,13 @@ def _order_stopping_at_captured(out: Value, captured: set[Value]) -> list[Value]
 def replay(graph: Graph, params: Sequence[float], sample: Sample, backpropagate: bool) -> Value:
     """Run ``graph`` on one sample with the eager engine (raising exactly its errors)."""
     args = argument_values(graph.args, sample)
+    flat = [v if isinstance(v, list) else [v] for v in args]
     leaves = [Value(p) for p in params]
     values: list[Value] = []
     for n in graph.nodes:
         if n.op == "arg":
             a, e = n.slot
-            values.append(args[a] if graph.args[a] is None else args[a][e])  # type: ignore[index]
+            values.append(flat[a][e])
         elif n.op == "param":
             values.append(leaves[n.slot[0]])
         elif n.op == "const":
