@@ -112,7 +112,7 @@ class CompiledFunction:
         ]
         batch = [self._column([x]) for x in sample]
         compiled = self._compiled(shapes, batch)
-        result = self._run(compiled, batch, "sum", is_grad_enabled())
+        result = self._run(compiled, batch, is_grad_enabled())
         inputs = [v for a in args for v in (a if isinstance(a, (list, tuple)) else [a]) if isinstance(v, Value)]
         data = float(self._to_list(result.outputs)[0])
         if result.param_grads is None:
@@ -129,7 +129,7 @@ class CompiledFunction:
         """The outputs for a batch, as a numpy array (a list on the ``python`` backend without numpy)."""
         columns = self._columns(batches)
         compiled = self._compiled(self._shapes(columns), columns)
-        outputs = [self._run(compiled, chunk, None, False).outputs for chunk in self._chunks(compiled, columns)]
+        outputs = [self._run(compiled, chunk, False).outputs for chunk in self._chunks(compiled, columns)]
         return self._join(outputs)
 
     def evaluate(self, *batches: Any, gradients: bool = False) -> tuple[Any, list[Any] | None]:
@@ -137,9 +137,7 @@ class CompiledFunction:
         to each argument (one array per argument, shaped like its batch); builds no graph."""
         columns = self._columns(batches)
         compiled = self._compiled(self._shapes(columns), columns)
-        results = [
-            self._run(compiled, chunk, "sum" if gradients else None, True) for chunk in self._chunks(compiled, columns)
-        ]
+        results = [self._run(compiled, chunk, gradients) for chunk in self._chunks(compiled, columns)]
         outputs = self._join([r.outputs for r in results])
         if not gradients:
             return outputs, None
@@ -161,7 +159,7 @@ class CompiledFunction:
         scale = 1.0 / self._length(columns) if how == "mean" else 1.0
         total, grads = 0.0, None
         for chunk in self._chunks(compiled, columns):
-            result = self._run(compiled, chunk, "sum", is_grad_enabled())
+            result = self._run(compiled, chunk, is_grad_enabled())
             total += float(sum(self._to_list(result.outputs)))
             if result.param_grads is not None:
                 chunk_grads = self._to_list(result.param_grads)
@@ -203,7 +201,7 @@ class CompiledFunction:
 
     def _check(self, compiled: _Compiled, columns: list[Any]) -> None:
         """Trace samples again and compare: the first node that differs raises ValueError."""
-        outputs = self._to_list(self._run(compiled, columns, None, False).outputs)
+        outputs = self._to_list(self._run(compiled, columns, False).outputs)
         for s in range(min(self._length(columns), CHECK_SAMPLES)):
             t = trace(self.fn, compiled.graph.args, self._sample(columns, s))
             differs = _first_difference(compiled.graph, t.graph)
@@ -218,17 +216,13 @@ class CompiledFunction:
                     f"compiled {outputs[s]!r}, eager {t.output.data!r}"
                 )
 
-    def _run(self, compiled: _Compiled, columns: list[Any], seed: str | None, grad: bool) -> Any:
+    def _run(self, compiled: _Compiled, columns: list[Any], gradients: bool) -> Any:
+        """The backend's outputs for ``columns``, and with ``gradients`` those of the output sum."""
         params = self._param_numbers(compiled.params)
-        n = self._length(columns)
-        seeds = None
-        if seed is not None and grad:
-            seeds = (
-                [1.0] * n
-                if not isinstance(self.backend, ArrayBackend)
-                else self.backend.asarray([1.0] * n, columns[0] if columns else None)
-            )
-        return self.backend.run(compiled.graph, compiled.plan, params, columns, seeds)
+        seed = None
+        if gradients:
+            seed = self.backend.ones(len(columns[0]) if columns else 1, columns[0] if columns else None)
+        return self.backend.run(compiled.graph, compiled.plan, params, columns, seed)
 
     def _param_numbers(self, params: list[Value]) -> list[float]:
         numbers = [p.data for p in params]

@@ -60,6 +60,10 @@ class PythonBackend:
             raise ValueError("compile: expected a batch of shape (N,) or (N, k), got ragged or nested rows")
         return (len(column), lengths.pop())
 
+    def ones(self, n: int, like: Any) -> list[float]:
+        """The seed of a sum: n ones."""
+        return [1.0] * n
+
     def join(self, parts: list[list[float]]) -> Any:
         """The outputs of all chunks, as a numpy array when numpy is installed."""
         outputs = [y for part in parts for y in part]
@@ -175,7 +179,7 @@ class ArrayBackend:
     math: Any
 
     def __init__(self) -> None:
-        self._weights: dict[int, tuple[object, Array, Array, Array]] = {}
+        self._weights: dict[int, tuple[object, Array, Array, Array]] = {}  # id(plan part) -> indices
 
     # -- what a subclass provides ----------------------------------------------------------
     def column(self, batch: Any) -> Array:
@@ -184,6 +188,10 @@ class ArrayBackend:
 
     def join(self, parts: list[Array]) -> Array:
         """Arrays one after the other (rows)."""
+        raise NotImplementedError
+
+    def ones(self, n: int, like: Array | None) -> Array:
+        """n ones (on ``like``'s device)."""
         raise NotImplementedError
 
     def shape(self, a: Array) -> tuple[int, ...]:
@@ -255,6 +263,14 @@ class ArrayBackend:
         arg_grads = [G[i] if k is not None else G[i][:, 0] for i, k in enumerate(graph.args)]
         return Result(outputs, G[plan.params][0], arg_grads)
 
+    def _index(self, cols: tuple[int, ...], like: Array | None) -> Array:
+        """``cols`` as an index array, made once per tuple (the plan keeps the tuple alive)."""
+        cached = self._weights.get(id(cols))
+        if cached is None:
+            cached = (cols, self.index(cols, like), None, None)
+            self._weights[id(cols)] = cached
+        return cached[1]
+
     def _indices(self, step: Linear, like: Array | None) -> tuple[Array, Array, Array]:
         """A Linear step's weight slots as an index matrix and a flat index, and its bias slots (cached)."""
         cached = self._weights.get(id(step))
@@ -303,26 +319,28 @@ class ArrayBackend:
             if isinstance(step, Gather):
                 start = 0
                 for r, cols in step.parts:
-                    part = R[r] * 0.0
-                    self.add_columns(
-                        part, self.index(cols, like), self._unbroadcast(g[:, start : start + len(cols)], R[r])
-                    )
-                    add(r, part)
+                    if plan.needs_grad[r]:
+                        part = R[r] * 0.0
+                        g_part = self._unbroadcast(g[:, start : start + len(cols)], R[r])
+                        self.add_columns(part, self._index(cols, like), g_part)
+                        add(r, part)
                     start += len(cols)
             elif isinstance(step, Linear):
                 W_index, flat, bias_index = self._indices(step, like)
                 x = R[step.x]
-                add(step.x, g @ R[plan.params][0][W_index])
+                if plan.needs_grad[step.x]:
+                    add(step.x, g @ R[plan.params][0][W_index])
                 g_rows = g if g.shape[0] == x.shape[0] else self.sum_rows(g)
                 self.add_columns(G[plan.params], flat, (g_rows.T @ x).reshape(1, -1))
                 if step.bias is None:
                     self.add_columns(G[plan.params], bias_index, self.sum_rows(g))
-                else:
+                elif plan.needs_grad[step.bias]:
                     add(step.bias, g)
             elif isinstance(step, Map):
                 op = lookup(step.name, step.param)
                 for j, gj in zip(step.inputs, op.vjp(self.math, g, R[i], *(R[j] for j in step.inputs))):
-                    add(j, gj)
+                    if plan.needs_grad[j]:
+                        add(j, gj)
         for j, r in enumerate(R):  # registers nothing flowed back to (unused arguments)
             if G[j] is None:
                 G[j] = r * 0.0
@@ -351,7 +369,10 @@ class NumpyBackend(ArrayBackend):
         return self.np.asarray(batch, dtype=self.np.float64)
 
     def join(self, parts: list[Array]) -> Array:
-        return self.np.concatenate(parts)
+        return parts[0] if len(parts) == 1 else self.np.concatenate(parts)
+
+    def ones(self, n: int, like: Array | None) -> Array:
+        return self.np.ones(n)
 
     def asarray(self, data: Any, like: Array | None) -> Array:
         return self.np.asarray(data, dtype=self.np.float64)
@@ -401,7 +422,10 @@ class TorchBackend(ArrayBackend):
         return self.torch.as_tensor(batch, dtype=self.torch.float64)
 
     def join(self, parts: list[Array]) -> Array:
-        return self.torch.cat(parts)
+        return parts[0] if len(parts) == 1 else self.torch.cat(parts)
+
+    def ones(self, n: int, like: Array | None) -> Array:
+        return self.torch.ones(n, dtype=self.torch.float64, device=None if like is None else like.device)
 
     def asarray(self, data: Any, like: Array | None) -> Array:
         device = None if like is None else like.device
@@ -424,7 +448,9 @@ class TorchBackend(ArrayBackend):
         target.index_add_(1, cols.reshape(-1), values.expand(target.shape[0], -1))
 
     def all_finite(self, arrays: list[Array]) -> bool:
-        return bool(self.torch.isfinite(self.torch.stack([a.sum() for a in arrays])).all())
+        # One sum over everything: non-finite numbers propagate into it (a finite sum that
+        # overflows only costs a needless eager replay).
+        return math.isfinite(float(self.torch.cat([a.reshape(-1) for a in arrays]).sum()))
 
 
 def _columns(a: Array, cols: tuple[int, ...]) -> Array:

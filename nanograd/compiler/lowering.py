@@ -83,6 +83,7 @@ class Plan:
     widths: tuple[int, ...]
     output: tuple[int, int]
     params: int  # the register of the captured parameters
+    needs_grad: tuple[bool, ...]  # per register: does it depend on an argument or a parameter?
 
 
 def build_plan(graph: Graph) -> Plan:
@@ -190,7 +191,22 @@ class _Lowering:
                 inputs = tuple(self._register_of([j]) for j in n.inputs)
                 self._place([i], self._emit(Map(n.op, n.param, inputs), 1))
         out = len(self.nodes) - 1
-        return Plan(tuple(self.steps), tuple(self.widths), self.loc[out], self.param_register)
+        return Plan(tuple(self.steps), tuple(self.widths), self.loc[out], self.param_register, self._needs_grad())
+
+    def _needs_grad(self) -> tuple[bool, ...]:
+        needs: list[bool] = []
+        for step in self.steps:
+            if isinstance(step, Argument):
+                needs.append(True)
+            elif isinstance(step, Leaves):
+                needs.append(step.kind == "param")
+            elif isinstance(step, Gather):
+                needs.append(any(needs[r] for r, _ in step.parts))
+            elif isinstance(step, Linear):
+                needs.append(True)
+            else:
+                needs.append(any(needs[j] for j in step.inputs))
+        return tuple(needs)
 
     def _lower_layer(self, i: int) -> None:
         """One Linear step for the neuron sum at ``i`` and every other one over the same inputs."""
