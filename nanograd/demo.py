@@ -13,8 +13,6 @@ With the defaults every number matches micrograd's ``demo.ipynb`` bit for bit.
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import os
 import random
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +23,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.datasets import make_moons
 
+from ._gc import cyclic_gc_paused
 from ._io import atomic_write
 from .compiler import compile
 from .losses import hinge_loss, l2_penalty
@@ -111,22 +110,6 @@ def compiled_loss_and_accuracy(
     return loss_and_accuracy
 
 
-@contextlib.contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """Pause Python's cycle collector for the block (restoring its previous state after).
-
-    A graph of Values holds no reference cycles, so reference counting frees it; the
-    collector would only rescan the ~100k live nodes of each step, doubling the run time.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
-
-
 def train(
     model: MLP,
     X: Sequence[Sequence[float]],
@@ -154,7 +137,7 @@ def train(
     if optimizer is None:
         optimizer = make_optimizer("sgd", model.parameters(), steps)
     history = History()
-    with _cyclic_gc_paused():
+    with cyclic_gc_paused():
         for k in range(steps):
             total, accuracy = objective()
             optimizer.zero_grad()

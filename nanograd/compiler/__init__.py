@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from .._gc import cyclic_gc_paused
 from ..value import Value, is_grad_enabled
 from ._standins import NaryOp, make_node
 from .backends import BACKENDS, ArrayBackend, Backend, default_backend
@@ -189,9 +190,9 @@ class CompiledFunction:
         """The cached trace for ``shapes``, tracing (and checking) on the first call."""
         compiled = self._cache.get(shapes)
         if compiled is None:
-            sample = self._sample(columns, 0)
-            t = trace(self.fn, shapes, sample)
-            plan = build_plan(t.graph) if isinstance(self.backend, ArrayBackend) else None
+            with cyclic_gc_paused():  # graphs hold no cycles; the collector would only slow this down
+                t = trace(self.fn, shapes, self._sample(columns, 0))
+                plan = build_plan(t.graph) if isinstance(self.backend, ArrayBackend) else None
             compiled = _Compiled(t.graph, t.params, plan)
             if self.check:
                 self._check(compiled, columns)

@@ -156,7 +156,8 @@ class _Lowering:
         """A register holding exactly ``nodes`` as its columns, in order (gathered if needed)."""
         locs = [self.loc[j] for j in nodes]
         reg = locs[0][0]
-        if all(r == reg for r, _ in locs) and [c for _, c in locs] == list(range(self.widths[reg])):
+        whole = len(locs) == self.widths[reg] and all(loc == (reg, c) for c, loc in enumerate(locs))
+        if whole:
             return reg
         parts: list[tuple[int, list[int]]] = []
         for r, c in locs:
