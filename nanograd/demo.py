@@ -29,7 +29,7 @@ from .compiler import compile
 from .losses import hinge_loss, l2_penalty
 from .neural_net import MLP
 from .optim import SGD, Adam, Optimizer, linear_decay
-from .value import Value, no_grad
+from .value import Value
 
 #: Optimiser name -> factory(parameters, steps); both decay the rate linearly to a tenth.
 OPTIMIZERS: dict[str, Callable[[list[Value], int], Optimizer]] = {
@@ -157,8 +157,7 @@ def plot_decision_boundary(model: MLP, X: Sequence[Sequence[float]], y: Sequence
     x_min, y_min = points.min(axis=0) - 1
     x_max, y_max = points.max(axis=0) + 1
     xx, yy = np.meshgrid(np.arange(x_min, x_max, h), np.arange(y_min, y_max, h))
-    with no_grad():
-        Z = np.array([model(p).data > 0 for p in np.c_[xx.ravel(), yy.ravel()].tolist()])
+    Z = compile(model).map(np.c_[xx.ravel(), yy.ravel()]) > 0  # the whole grid as one batch
     fig = Figure()
     FigureCanvasAgg(fig)
     ax = fig.subplots()

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from nanograd.cli import main
+from nanograd.cli import build_parser, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -79,3 +79,8 @@ def test_out_that_is_a_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFi
     (tmp_path / "taken").write_text("")
     assert main(["demo", "--out", str(tmp_path / "taken")]) == 1
     assert "cannot create the output directory" in capsys.readouterr().err
+
+
+def test_demo_engine_defaults_to_compiled() -> None:
+    assert build_parser().parse_args(["demo"]).engine == "compiled"
+    assert build_parser().parse_args(["demo", "--engine", "eager"]).engine == "eager"

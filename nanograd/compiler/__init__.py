@@ -29,8 +29,9 @@ Limits (as with ``jax.jit``)
 
 Memory
     Batches are processed in chunks of at most :data:`CHUNK_NUMBERS` numbers of
-    intermediate storage (32 MiB), so ``map``, ``mean`` and ``sum`` need a bounded amount
-    of memory beyond the inputs and outputs, whatever N is.
+    intermediate storage (32 MiB; for graphs of more than 8k nodes, chunks of
+    :data:`MIN_CHUNK_ROWS` samples), so ``map``, ``mean`` and ``sum`` need a bounded
+    amount of memory beyond the inputs and outputs, whatever N is.
 """
 
 from __future__ import annotations
@@ -52,6 +53,8 @@ __all__ = ["CHUNK_NUMBERS", "CompiledFunction", "Graph", "Node", "compile"]
 
 #: Most numbers of intermediate storage one chunk of a batch may use (4 Mi float64 = 32 MiB).
 CHUNK_NUMBERS = 1 << 22
+#: Fewest rows per chunk: below this, per-step overhead would dominate (graphs over 8k nodes).
+MIN_CHUNK_ROWS = 256
 #: ``check=True`` traces at most this many samples of the first call again.
 CHECK_SAMPLES = 1000
 
@@ -268,9 +271,11 @@ class CompiledFunction:
         return [c[s] if isinstance(c, list) else c[s].tolist() for c in columns]
 
     def _chunks(self, compiled: _Compiled, columns: list[Any]) -> list[list[Any]]:
+        """``columns`` cut into chunks of rows whose intermediate arrays fit in CHUNK_NUMBERS numbers."""
         n = self._length(columns)
-        width = sum(compiled.plan.widths) if compiled.plan else len(compiled.graph.nodes)
-        rows = max(1, CHUNK_NUMBERS // (2 * width))
+        plan = compiled.plan
+        per_sample = plan.sample_width if plan is not None else len(compiled.graph.nodes)
+        rows = max(MIN_CHUNK_ROWS, CHUNK_NUMBERS // (2 * per_sample))  # 2: values and gradients
         if n <= rows or not columns:
             return [columns]
         return [[c[s : s + rows] for c in columns] for s in range(0, n, rows)]

@@ -23,9 +23,9 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from ..ops import FLOAT_MATH
+from ..ops import FLOAT_MATH, Op
 from ._standins import lookup
-from .graph import Graph
+from .graph import LEAF_KINDS, Graph
 from .lowering import Argument, Array, Gather, Leaves, Linear, Map, Plan, build_plan
 from .trace import replay
 
@@ -78,11 +78,12 @@ class PythonBackend:
         outputs = []
         param_grads = [0.0] * graph.n_params
         arg_grads: list[list[Any]] = [[] for _ in graph.args]
+        ops = [None if n.op in LEAF_KINDS else lookup(n.op, n.param) for n in graph.nodes]
         for s in range(n):
             sample = [column[s] for column in batch]
             try:
-                values = self._forward(graph, params, sample)
-                grads = None if seed is None else self._backward(graph, values, seed[s])
+                values = self._forward(graph, ops, params, sample)
+                grads = None if seed is None else self._backward(graph, ops, values, seed[s])
             except (ArithmeticError, ValueError):
                 replay(graph, params, sample, seed is not None)  # raises the eager engine's error
                 raise
@@ -94,9 +95,9 @@ class PythonBackend:
         return Result(outputs, param_grads, arg_grads)
 
     @staticmethod
-    def _forward(graph: Graph, params: list[float], sample: list[Any]) -> list[float]:
+    def _forward(graph: Graph, ops: list[Op | None], params: list[float], sample: list[Any]) -> list[float]:
         values: list[float] = []
-        for n in graph.nodes:
+        for n, op in zip(graph.nodes, ops):
             if n.op == "arg":
                 x = sample[n.slot[0]]
                 values.append(float(x if graph.args[n.slot[0]] is None else x[n.slot[1]]))
@@ -104,24 +105,22 @@ class PythonBackend:
                 values.append(params[n.slot[0]])
             elif n.op == "const":
                 values.append(n.value)  # type: ignore[arg-type]
-            else:
-                xs = [values[i] for i in n.inputs]
-                out = lookup(n.op, n.param).forward(FLOAT_MATH, *xs)
+            elif op is not None:
+                xs = [values[j] for j in n.inputs]
+                out = op.forward(FLOAT_MATH, *xs)
                 if not math.isfinite(out) and all(math.isfinite(x) for x in xs):
                     raise OverflowError  # replayed eagerly for the eager engine's message
                 values.append(out)
         return values
 
     @staticmethod
-    def _backward(graph: Graph, values: list[float], seed: float) -> list[float]:
+    def _backward(graph: Graph, ops: list[Op | None], values: list[float], seed: float) -> list[float]:
         grads = [0.0] * len(values)
         grads[-1] = seed
         for i in range(len(values) - 1, -1, -1):
-            n = graph.nodes[i]
-            if n.inputs:
-                contributions = lookup(n.op, n.param).vjp(
-                    FLOAT_MATH, grads[i], values[i], *(values[j] for j in n.inputs)
-                )
+            n, op = graph.nodes[i], ops[i]
+            if op is not None:
+                contributions = op.vjp(FLOAT_MATH, grads[i], values[i], *(values[j] for j in n.inputs))
                 for j, g in zip(n.inputs, contributions):
                     grads[j] += g
         return grads
@@ -237,7 +236,7 @@ class ArrayBackend:
         plan = build_plan(graph) if plan is None else plan
         like = batch[0] if batch else None
         param_row = self.asarray([params], like)
-        const_row = self.asarray([[n.value for n in graph.nodes if n.op == "const"]], like)
+        const_row = self.asarray([plan.constants], like)
 
         def compute() -> tuple[list[Array], list[Array] | None]:
             R = self._forward(plan, batch, param_row, const_row)

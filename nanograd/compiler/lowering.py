@@ -84,6 +84,12 @@ class Plan:
     output: tuple[int, int]
     params: int  # the register of the captured parameters
     needs_grad: tuple[bool, ...]  # per register: does it depend on an argument or a parameter?
+    constants: tuple[float, ...]  # the numbers of the constants register
+
+    @property
+    def sample_width(self) -> int:
+        """Numbers per sample in all registers with one row per sample."""
+        return max(1, sum(w for w, step in zip(self.widths, self.steps) if not isinstance(step, Leaves)))
 
 
 def build_plan(graph: Graph) -> Plan:
@@ -192,7 +198,10 @@ class _Lowering:
                 inputs = tuple(self._register_of([j]) for j in n.inputs)
                 self._place([i], self._emit(Map(n.op, n.param, inputs), 1))
         out = len(self.nodes) - 1
-        return Plan(tuple(self.steps), tuple(self.widths), self.loc[out], self.param_register, self._needs_grad())
+        constants = tuple(n.value for n in self.nodes if n.value is not None)
+        return Plan(
+            tuple(self.steps), tuple(self.widths), self.loc[out], self.param_register, self._needs_grad(), constants
+        )
 
     def _needs_grad(self) -> tuple[bool, ...]:
         needs: list[bool] = []
