@@ -10,9 +10,11 @@ of the captured parameters (summed over the batch) and of the arguments (per sam
 * ``torch``  -- :data:`nanograd.pytorch.TORCH_MATH` over the same plan, on the batch's device.
 
 Non-finite numbers follow the eager engine: when a backend sees one appear (numpy's
-floating-point flags, torch's ``isfinite``, a float exception), it replays the offending
-samples with the eager engine, which raises its own error; if the eager engine raises
-nothing the number is legitimate IEEE arithmetic (an infinite or NaN input) and is kept.
+floating-point flags, a non-finite sum of torch's arrays, a float exception), it replays
+the samples (the chunk's, or the one sample on ``python``) with the eager engine, which
+raises its own error; if the eager engine raises nothing the number is legitimate IEEE
+arithmetic (an infinite or NaN input) and is kept. Such batches are therefore slow: the
+fast path is for finite data.
 """
 
 from __future__ import annotations
