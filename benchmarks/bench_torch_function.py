@@ -4,7 +4,8 @@ Run ``python benchmarks/bench_torch_function.py`` (a few seconds). Each function
 written once, with operators and methods that nanograd Values and torch tensors share, and
 timed two ways on float64 inputs of shape (batch, n), forward plus backward:
 
-* ``nanograd`` -- ``function(fn)(x).sum().backward()``: one nanograd graph per sample
+* ``nanograd`` -- ``function(fn)(x).sum().backward()``: ``fn`` compiled once
+  (``nanograd.compile``, torch backend), then run over the whole batch as tensor operations
 * ``torch``    -- ``fn(*x.unbind(1)).sum().backward()``: the same function on whole columns
 
 The table shows microseconds per sample and the ratio nanograd / torch.

@@ -6,6 +6,7 @@ their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.
 """
 
 from . import engine, neural_net, nn
+from .compiler import Graph, compile
 from .functional import GradcheckError, gradcheck, hessian
 from .ops import OPS, Op, register_op
 from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
@@ -14,8 +15,10 @@ from .viz import draw_dot, trace
 __all__ = [
     "OPS",
     "GradcheckError",
+    "Graph",
     "Op",
     "Value",
+    "compile",
     "draw_dot",
     "engine",
     "grad",

@@ -94,6 +94,13 @@ def build_parser() -> argparse.ArgumentParser:
         "adam: learning rate 0.05 with the same decay",
     )
     _add_explore_parser(commands)
+    demo.add_argument(
+        "--engine",
+        choices=["compiled", "eager"],
+        default="compiled",
+        help="compiled: trace the model once and run the batch as array operations (default, faster); "
+        "eager: build the graph of every sample at every step. Both give the same result",
+    )
     return parser
 
 
@@ -122,13 +129,13 @@ def run_demo(args: argparse.Namespace) -> int:
     X, y = demo.make_moons_data(n_samples=args.samples, seed=args.seed)
     model = demo.make_model(seed=args.seed)
     optimizer = demo.make_optimizer(args.optimizer, model.parameters(), args.steps)
-    with tqdm(total=args.steps, desc="training", unit="step") as bar:
+    with tqdm(total=args.steps, desc=f"training ({args.engine})", unit="step") as bar:
 
         def on_step(k: int, loss: float, accuracy: float) -> None:
             bar.set_postfix(loss=f"{loss:.4f}", accuracy=f"{100 * accuracy:.0f}%", refresh=False)
             bar.update()
 
-        history = demo.train(model, X, y, steps=args.steps, optimizer=optimizer, on_step=on_step)
+        history = demo.train(model, X, y, steps=args.steps, optimizer=optimizer, on_step=on_step, engine=args.engine)
     with no_grad():
         loss, accuracy = demo.loss_and_accuracy(model, X, y)
     print(f"final loss {loss.data:.4f}, accuracy {100 * accuracy:.1f}%")

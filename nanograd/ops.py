@@ -272,12 +272,13 @@ def lookup(name: str, param: float | None = None) -> Op:
     """The op called ``name`` (``power`` needs its exponent as ``param``); ValueError if unknown."""
     if name == "power":
         if not isinstance(param, (int, float)) or isinstance(param, bool):
-            raise ValueError(f"op 'power' needs a number as its exponent, got {param!r}")
+            raise ValueError(f"op 'power' needs its exponent as a number (param), got {param!r}")
         return power(param)
     op = OPS.get(name)
-    if op is None or param is not None:
-        known = ", ".join(sorted(OPS)) + ", power"
-        raise ValueError(f"unknown op {name!r} with param {param!r} (known ops: {known})")
+    if op is None:
+        raise ValueError(f"unknown op {name!r} (known ops: {', '.join(sorted(OPS))}, power)")
+    if param is not None:
+        raise ValueError(f"op {name!r} takes no param, got {param!r}")
     return op
 
 

@@ -6,7 +6,7 @@
 * :data:`TORCH_MATH` is the op table's math namespace for tensors, so every op rule runs on
   tensors too; :func:`torch_reference` evaluates an op's forward rule with it.
 * :func:`function` wraps a scalar nanograd function as a ``torch.nn.Module`` that autograd
-  can differentiate: it runs nanograd once per sample and hands back the per-sample gradients.
+  can differentiate: it compiles the function and runs it over the whole batch as tensors.
 * :func:`value_from_tensor` / :func:`value_to_tensor` convert single numbers.
 
 PyTorch is an optional extra: only this module imports it.
@@ -14,7 +14,6 @@ PyTorch is an optional extra: only this module imports it.
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
@@ -26,9 +25,10 @@ try:
 except ImportError as e:
     raise ImportError('nanograd.pytorch needs PyTorch: pip install "nanograd[torch]"') from e
 
+from .compiler import CompiledFunction, compile
 from .neural_net import ACTIVATIONS, MLP, Layer, Neuron
 from .ops import FLOAT_MATH, OPS, Op
-from .value import Value, is_grad_enabled, no_grad
+from .value import Value, is_grad_enabled
 
 __all__ = [
     "TORCH_MATH",
@@ -207,34 +207,27 @@ def from_torch(module: nn.Module) -> MLP | Layer:
 
 
 class ScalarFunction(torch.autograd.Function):
-    """``ScalarFunction.apply(x, fn)``: ``fn`` applied to each row of ``x`` (batch, n) -> (batch,).
+    """``ScalarFunction.apply(x, f)``: compiled function ``f`` applied to each row of ``x`` (batch, n) -> (batch,).
 
-    The forward pass builds one nanograd graph per sample and, when ``x`` needs a gradient,
-    backpropagates it right away, keeping the per-sample gradient (a row of the Jacobian).
-    The backward pass is the vector-Jacobian product ``grad_output[:, None] * jacobian``;
-    it is not itself differentiable (no double backward).
+    ``f`` (a :func:`nanograd.compile` function on the torch backend) runs the traced graph
+    over the whole batch as tensor operations, on ``x``'s device. When ``x`` needs a gradient
+    the same pass runs the op table's vjp rules backwards and keeps each sample's gradient
+    (a row of the Jacobian); the backward pass is ``grad_output[:, None] * jacobian``. It is
+    not itself differentiable (no double backward).
     """
 
     @staticmethod
-    def forward(ctx: Any, x: torch.Tensor, fn: Callable[..., Value]) -> torch.Tensor:
+    def forward(ctx: Any, x: torch.Tensor, f: CompiledFunction) -> torch.Tensor:
         need_grad = ctx.needs_input_grad[0]
         if need_grad and not is_grad_enabled():
             raise RuntimeError("nanograd.pytorch.function: gradients are needed but nanograd.no_grad() is on")
-        outputs: list[float] = []
-        jacobian: list[list[float]] = []
-        with contextlib.nullcontext() if need_grad else no_grad():
-            for row in x.detach().to("cpu", torch.float64).tolist():
-                inputs = [Value(v) for v in row]
-                out = fn(*inputs)
-                if not isinstance(out, Value):
-                    raise TypeError(f"{fn!r} must return a Value, got {type(out).__name__}")
-                outputs.append(out.data)
-                if need_grad:
-                    out.backpropagate()
-                    jacobian.append([v.grad for v in inputs])
-        if need_grad:
-            ctx.save_for_backward(torch.tensor(jacobian, dtype=x.dtype, device=x.device).reshape(x.shape))
-        return torch.tensor(outputs, dtype=x.dtype, device=x.device)
+        if len(x) == 0:
+            return x.new_zeros(0)
+        outputs, gradients = f.evaluate(*x.detach().unbind(1), gradients=need_grad)
+        if gradients is not None:
+            ctx.save_for_backward(torch.stack(gradients, dim=1).to(x.dtype))
+        result: torch.Tensor = outputs.to(x.dtype)
+        return result
 
     @staticmethod
     @once_differentiable
@@ -253,12 +246,13 @@ class FunctionModule(nn.Module):
     def __init__(self, fn: Callable[..., Value]) -> None:
         super().__init__()
         self.fn = fn
+        self.compiled = compile(fn, backend="torch")
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``fn`` applied to each row of ``x``, differentiable by torch autograd."""
         if x.dim() != 2:
             raise ValueError(f"function({self.extra_repr()}): expected input of shape (batch, n), got {tuple(x.shape)}")
-        out: torch.Tensor = ScalarFunction.apply(x, self.fn)  # type: ignore[no-untyped-call]  # untyped in torch
+        out: torch.Tensor = ScalarFunction.apply(x, self.compiled)  # type: ignore[no-untyped-call]  # untyped in torch
         return out
 
     def extra_repr(self) -> str:
@@ -270,7 +264,10 @@ def function(fn: Callable[..., Value]) -> FunctionModule:
 
     The result is a ``torch.nn.Module`` mapping a tensor of shape ``(batch, n)`` (one sample
     per row) to ``(batch,)``; torch autograd differentiates it through nanograd's gradients, so
-    it can sit in an ``nn.Sequential`` next to native layers. Works as a decorator, too::
+    it can sit in an ``nn.Sequential`` next to native layers. ``fn`` is compiled
+    (:func:`nanograd.compile`, torch backend): traced once, then run over the whole batch as
+    tensor operations; its limits apply (control flow that depends on data is frozen, and
+    only the inputs get gradients). Works as a decorator, too::
 
         @function
         def f(x, y):

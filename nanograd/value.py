@@ -550,14 +550,14 @@ def topological_order(root: Value) -> list[Value]:
             continue
         push(node)
         push(_INPUTS_DONE)
-        a, b = node._a, node._b
+        a, b = node._a, node._b  # pushed last first, so that inputs are listed in argument order
+        if type(b) is Value and b not in visited:
+            push(b)
         if type(a) is Value:
             if a not in visited:
                 push(a)
         elif type(a) is tuple:
-            stack.extend(x for x in a if x not in visited)
-        if type(b) is Value and b not in visited:
-            push(b)
+            stack.extend(x for x in reversed(a) if x not in visited)
     return order
 
 

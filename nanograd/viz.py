@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .explore import Explorer, explore
 from .value import Value
 
 if TYPE_CHECKING:
     import graphviz
+
+    from .compiler import Graph
 
 __all__ = ["FORMATS", "RANKDIRS", "Explorer", "draw_dot", "draw_values", "explore", "trace"]
 
@@ -117,12 +119,8 @@ def draw_values(
     input that is not in ``nodes`` gets no edge. ``format``, ``rankdir`` and ``labels``
     are not checked here (see :func:`draw_dot`).
     """
-    try:
-        import graphviz
-    except ImportError as e:
-        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
     labels = labels or {}
-    dot = graphviz.Digraph(format=format, graph_attr={"rankdir": rankdir})
+    dot = _import_graphviz().Digraph(format=format, graph_attr={"rankdir": rankdir})
     names = {v: f"v{i}" for i, v in enumerate(nodes)}
     for v in nodes:
         dot.node(names[v], _record_label(v, labels.get(v, v.label)), shape="record")
@@ -133,4 +131,39 @@ def draw_values(
         for x in v.inputs:
             if x in names:
                 dot.edge(names[x], f"{names[v]}_op")
+    return dot
+
+
+def _import_graphviz() -> Any:
+    """The graphviz package, or an ImportError saying which extra installs it."""
+    try:
+        import graphviz
+    except ImportError as e:
+        raise ImportError('draw_dot needs the graphviz Python package: pip install "nanograd[viz]"') from e
+    return graphviz
+
+
+def draw_graph(graph: Graph, format: str = "svg", rankdir: str = "LR", max_nodes: int = 500) -> graphviz.Digraph:
+    """Draw a compiled :class:`~nanograd.compiler.Graph` (``nanograd.compile(fn).graph``).
+
+    Arguments, captured parameters and constants are records (``arg 0[1]``, ``param 3``,
+    ``const 1.0``); each op is a node showing its symbol, wired to its inputs in order.
+    ``format``, ``rankdir`` and ``max_nodes`` are as for :func:`draw_dot`.
+    """
+    from .compiler.graph import LEAF_KINDS
+    from .ops import lookup
+
+    if len(graph.nodes) > max_nodes:
+        raise ValueError(f"the graph has {len(graph.nodes)} nodes, more than max_nodes={max_nodes}")
+    dot = _import_graphviz().Digraph(format=format, graph_attr={"rankdir": rankdir})
+    for i, n in enumerate(graph.nodes):
+        if n.op not in LEAF_KINDS:
+            dot.node(f"n{i}", lookup(n.op, n.param).symbol)
+        elif n.op == "arg":
+            scalar = graph.args[n.slot[0]] is None
+            dot.node(f"n{i}", f"arg {n.slot[0]}" + ("" if scalar else f"[{n.slot[1]}]"), shape="record")
+        else:
+            dot.node(f"n{i}", f"{n.op} {n.slot[0] if n.op == 'param' else n.value!r}", shape="record")
+        for j in n.inputs:
+            dot.edge(f"n{j}", f"n{i}")
     return dot

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import nanograd
-from nanograd.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, main
+from nanograd.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, build_parser, main
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -201,7 +201,7 @@ def test_ctrl_c_during_training_exits_130_without_a_traceback(tmp_path: Path) ->
     process = _demo_process(tmp_path, "--steps", "1000000", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert process.stderr is not None
     seen = b""
-    while not re.search(rb"training: .*[1-9][0-9]*/1000000", seen):  # the bar shows steps done
+    while not re.search(rb"training[^:]*: .*[1-9][0-9]*/1000000", seen):  # the bar shows steps done
         chunk = os.read(process.stderr.fileno(), 4096)
         assert chunk, f"the demo ended before training: {seen!r}"
         seen += chunk
@@ -223,3 +223,8 @@ def test_output_closed_early_is_one_line_and_exit_141(tmp_path: Path) -> None:
     assert process.returncode == EXIT_BROKEN_PIPE
     assert err.decode().splitlines()[-1] == "nanograd: standard output was closed early (broken pipe)"
     assert "Traceback" not in err.decode() and "Exception ignored" not in err.decode()
+
+
+def test_demo_engine_defaults_to_compiled() -> None:
+    assert build_parser().parse_args(["demo"]).engine == "compiled"
+    assert build_parser().parse_args(["demo", "--engine", "eager"]).engine == "eager"

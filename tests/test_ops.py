@@ -161,11 +161,17 @@ def test_every_rule_calls_only_the_math_namespace_protocol() -> None:
             assert op.vjp(restricted, 1.0, out, *point) == op.vjp(FLOAT_MATH, 1.0, out, *point)
 
 
-@pytest.mark.parametrize("namespace", ["FLOAT_MATH", "VALUE_MATH", "TORCH_MATH"])
+@pytest.mark.parametrize("namespace", ["FLOAT_MATH", "VALUE_MATH", "TORCH_MATH", "NUMPY_MATH"])
 def test_every_math_namespace_provides_every_function(namespace: str) -> None:
     from nanograd import pytorch, value
+    from nanograd.compiler import backends
 
-    m = {"FLOAT_MATH": FLOAT_MATH, "VALUE_MATH": value.VALUE_MATH, "TORCH_MATH": pytorch.TORCH_MATH}[namespace]
+    m = {
+        "FLOAT_MATH": FLOAT_MATH,
+        "VALUE_MATH": value.VALUE_MATH,
+        "TORCH_MATH": pytorch.TORCH_MATH,
+        "NUMPY_MATH": backends.NUMPY_MATH(),
+    }[namespace]
     assert [name for name in MATH_FUNCTIONS if not callable(getattr(m, name, None))] == []
 
 

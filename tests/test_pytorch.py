@@ -289,7 +289,7 @@ def test_wrapped_function_without_gradients_and_errors() -> None:
     assert function(composite)(torch.zeros(0, 3)).shape == (0,)
     with pytest.raises(ValueError, match=r"expected input of shape \(batch, n\), got \(3,\)"):
         wrapped(torch.zeros(3))
-    with pytest.raises(TypeError, match="must return a Value, got float"):
+    with pytest.raises(TypeError, match="must return one Value, got float"):
         function(lambda x: 1.0)(torch.zeros(2, 1))
     with no_grad(), pytest.raises(RuntimeError, match=r"nanograd.no_grad\(\) is on"):
         wrapped(x.requires_grad_())

@@ -1,0 +1,268 @@
+"""nanograd.compile against the eager engine: every op on every backend, training, JSON, errors."""
+
+from __future__ import annotations
+
+import json
+import math
+import random
+
+import pytest
+from test_ops import OP_CASES, sample_points
+
+import nanograd
+from nanograd import Value
+from nanograd.compiler import Graph, lowering
+from nanograd.losses import l2_penalty
+from nanograd.nn import MLP
+
+np = pytest.importorskip("numpy")
+BACKENDS = [
+    "python",
+    "numpy",
+    pytest.param("torch", marks=pytest.mark.skipif(pytest.importorskip("torch") is None, reason="needs torch")),
+]
+
+
+def close(a: float, b: float, rel: float) -> bool:
+    return math.isclose(a, b, rel_tol=rel, abs_tol=rel * 1e-3)
+
+
+def as_floats(out: object) -> list[float]:
+    return [float(v) for v in (out.tolist() if hasattr(out, "tolist") else out)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("name", OP_CASES)
+def test_every_op_matches_eager(name: str, backend: str) -> None:
+    """Each op's inputs are captured p_i plus argument x_i: values and d/dp_i as eagerly."""
+    case = OP_CASES[name]
+    points = sample_points(name)
+    params = [Value(x) for x in points[0]]
+    fn = lambda *xs: case.expr(*(p + x for p, x in zip(params, xs)))
+    offsets = [[x - p.data for x, p in zip(point, params)] for point in points]
+    f = nanograd.compile(fn, backend=backend)
+
+    # one sample: 1e-12
+    out = f(*offsets[1])
+    out.backpropagate()
+    compiled = [p.grad for p in params]
+    nanograd.zero_grad(params)
+    expected = fn(*offsets[1])
+    expected.backpropagate()
+    assert close(out.data, expected.data, 1e-12)
+    assert all(close(a, p.grad, 1e-12) for a, p in zip(compiled, params))
+
+    # a batch: map, and mean with parameter gradients, 1e-9
+    nanograd.zero_grad(params)
+    columns = [np.array(c) for c in zip(*offsets)]
+    assert all(close(a, fn(*o).data, 1e-12) for a, o in zip(as_floats(f.map(*columns)), offsets))
+    f.mean(*columns).backpropagate()
+    compiled = [p.grad for p in params]
+    nanograd.zero_grad(params)
+    (sum(fn(*o) for o in offsets) * (1.0 / len(offsets))).backpropagate()
+    assert all(close(a, p.grad, 1e-9) for a, p in zip(compiled, params))
+
+
+def make_model(seed: int = 1337) -> MLP:
+    random.seed(seed)
+    return MLP(2, [16, 16, 1])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_mlp_is_lowered_to_matrix_products_and_matches_eager(backend: str) -> None:
+    model = make_model()
+    X = np.random.default_rng(0).normal(size=(50, 2))
+    y = np.sign(X[:, 0])
+    f = nanograd.compile(lambda x, label: (1 + -label * model(x)).relu(), backend=backend)
+    loss = f.mean(X, y) + nanograd.compile(lambda: l2_penalty(model.parameters(), 1e-4), backend=backend)()
+    loss.backpropagate()
+    grads = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    eager = sum((1 + -yi * model(x.tolist())).relu() for x, yi in zip(X, y)) * (1.0 / len(X))
+    eager = eager + l2_penalty(model.parameters(), 1e-4)
+    eager.backpropagate()
+    assert close(loss.data, eager.data, 1e-12)
+    assert all(close(a, p.grad, 1e-9) for a, p in zip(grads, model.parameters()))
+    if backend != "python":
+        linears = [s for s in lowering.build_plan(f.graph).steps if isinstance(s, lowering.Linear)]
+        assert [len(s.weights) for s in linears] == [16, 16, 1]
+
+
+def test_moons_training_reproduces_the_eager_trajectory() -> None:
+    pytest.importorskip("sklearn")
+    from nanograd import demo
+
+    X, y = demo.make_moons_data()
+    eager = demo.train(demo.make_model(), X, y, steps=100, engine="eager")
+    compiled = demo.train(demo.make_model(), X, y, steps=100, engine="compiled")
+    assert all(close(a, b, 1e-9) for a, b in zip(compiled.loss, eager.loss))
+    assert compiled.accuracy[-1] == 1.0
+
+
+def test_parameters_are_read_at_every_call() -> None:
+    w = Value(2.0)
+    f = nanograd.compile(lambda x: w * x + 1)
+    assert f(3.0).data == 7.0
+    w.data = 5.0
+    assert f(3.0).data == 16.0
+    assert f.graph.n_params == 1
+    assert [n.op for n in f.graph.nodes] == ["param", "arg", "mul", "const", "add"]
+
+
+def test_retraces_once_per_argument_structure() -> None:
+    calls = []
+
+    def fn(x: Value | list[Value]) -> Value:
+        calls.append(1)
+        return sum(x) if isinstance(x, list) else x * 2
+
+    f = nanograd.compile(fn)
+    assert f(3.0).data == 6.0 and f(4.0).data == 8.0
+    traced = len(calls)
+    assert f([1.0, 2.0, 3.0]).data == 6.0
+    assert f.graph.args == (3,) and len(calls) > traced
+    assert f.map(np.array([1.0, 2.0])).tolist() == [2.0, 4.0]
+    assert f.graph.args == (None,)
+
+
+def test_check_catches_control_flow_that_depends_on_data() -> None:
+    f = nanograd.compile(lambda x: x * 2 if x.data > 0 else x.exp(), check=True)
+    with pytest.raises(
+        ValueError,
+        match=r"sample 1 takes another path.*node 1 is exp of nodes \[0\] in this sample's trace but const 2.0",
+    ):
+        f.map(np.array([1.0, -1.0]))
+    assert nanograd.compile(lambda x: x * 2, check=True).map([1.0, -1.0]).tolist() == [2.0, -2.0]
+
+
+@pytest.mark.parametrize(
+    ("fn", "args", "error", "message"),
+    [
+        (lambda x: 1.0, ([1.0],), TypeError, "must return one Value, got float"),
+        (lambda x: x, (["a"],), TypeError, "argument 0: expected a real number"),
+        (lambda x: x, (np.zeros((2, 2, 2)),), ValueError, r"expected shape \(N,\) or \(N, k\), got \(2, 2, 2\)"),
+        (lambda x, y: x, ([1.0], [1.0, 2.0]), ValueError, "different batch sizes"),
+        (lambda x: x, ([],), ValueError, "the batch is empty"),
+        (lambda x: x, ("abc",), TypeError, "expected a batch"),
+    ],
+)
+def test_bad_batches_and_functions(fn: object, args: tuple, error: type, message: str) -> None:
+    f = nanograd.compile(fn)  # type: ignore[arg-type]
+    with pytest.raises(error, match=message):
+        f.map(*args)
+    assert f._cache == {}  # a failed trace caches nothing
+
+
+def test_a_captured_value_that_is_no_longer_a_float() -> None:
+    w = Value(1.0, label="w")
+    f = nanograd.compile(lambda x: w * x)
+    f(1.0)
+    w.data = "oops"  # type: ignore[assignment]
+    with pytest.raises(TypeError, match="captured Value 0 'w' holds 'oops' of type str, expected a float"):
+        f(1.0)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    ("fn", "x", "error"),
+    [
+        (lambda x: x.exp(), 1000.0, OverflowError),
+        (lambda x: (x * 1e300) * x, 1e10, OverflowError),
+        (lambda x: (x - 1).log(), 0.5, ValueError),
+        (lambda x: 1 / (x - 1), 1.0, ZeroDivisionError),
+        (lambda x: (x - 1).sqrt(), 1.0, ZeroDivisionError),  # in backprop: sqrt'(0)
+    ],
+)
+def test_non_finite_results_raise_as_eagerly(backend: str, fn: object, x: float, error: type) -> None:
+    with pytest.raises(error) as eager:
+        fn(Value(x)).backpropagate()  # type: ignore[operator]
+    f = nanograd.compile(fn, backend=backend)  # type: ignore[arg-type]
+    f(2.0)  # trace on a harmless sample
+    with pytest.raises(error) as compiled:
+        f.mean([2.0, x])
+    assert str(compiled.value) == str(eager.value)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_infinite_inputs_follow_ieee(backend: str) -> None:
+    f = nanograd.compile(lambda x: (x + 1).relu() * 2, backend=backend)
+    assert as_floats(f.map([math.inf, -math.inf, 1.0])) == [math.inf, 0.0, 4.0]
+    assert math.isnan(as_floats(f.map([math.nan]))[0])
+
+
+def test_map_runs_in_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    model = make_model()
+    f = nanograd.compile(model)
+    X = np.random.default_rng(1).normal(size=(1000, 2))
+    whole = f.map(X)
+    monkeypatch.setattr(nanograd.compiler, "CHUNK_NUMBERS", 500)
+    assert np.allclose(f.map(X), whole, rtol=1e-12, atol=0)
+    loss = f.sum(X)
+    assert close(loss.data, float(whole.sum()), 1e-12)
+
+
+# -- the Graph as JSON -----------------------------------------------------------------------
+
+
+def sample_graph() -> Graph:
+    w = Value(0.5)
+    f = nanograd.compile(lambda x, v: (w * x + v[1] ** 2).tanh())
+    f(1.0, [2.0, 3.0])
+    return f.graph
+
+
+def test_json_round_trip() -> None:
+    g = sample_graph()
+    assert Graph.from_json(g.to_json()) == g
+    assert [n.op for n in g.nodes][-2:] == ["add", "tanh"] and [n.param for n in g.nodes if n.op == "power"] == [2.0]
+    assert json.loads(g.to_json())["args"] == [None, 2]
+
+
+def first(d: dict, key: str, value: object = None) -> dict:
+    """The first node of the graph dict ``d`` with ``key`` (equal to ``value``, if given)."""
+    return next(n for n in d["nodes"] if key in n and value in (None, n[key]))
+
+
+def edit(change: object) -> str:
+    d = json.loads(sample_graph().to_json())
+    change(d)  # type: ignore[operator]
+    return json.dumps(d)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("{", "not valid JSON"),
+        ('{"format": 1, "format": 2}', "duplicate key 'format'"),
+        (edit(lambda d: d.pop("params")), r"missing keys \['params'\]"),
+        (edit(lambda d: d.update(extra=1)), r"unknown keys \['extra'\]"),
+        (edit(lambda d: d.update(version=2)), "version 2"),
+        (edit(lambda d: d.update(nodes=[])), "'nodes' is empty"),
+        (edit(lambda d: d.update(args=[0])), "args.0. must be null or a positive integer"),
+        (edit(lambda d: d["nodes"][-1].update(op="frobnicate")), "unknown op 'frobnicate'"),
+        (edit(lambda d: d["nodes"][-1].update(op="exec")), "unknown op 'exec'"),
+        (edit(lambda d: d["nodes"][-1].update(inputs=[0, 1])), "op 'tanh' takes 1 inputs, got 2"),
+        (edit(lambda d: d["nodes"][-1].update(inputs=[99])), "node 6 input must be an integer >= 0 below 6, got 99"),
+        (edit(lambda d: d["nodes"][-1].update(inputs=["0"])), "node 6 input must be an integer >= 0 below 6, got '0'"),
+        (edit(lambda d: first(d, "op", "power").pop("param")), "needs its exponent"),
+        (edit(lambda d: d["nodes"][-1].update(param=2.0)), "takes no param"),
+        (edit(lambda d: first(d, "param").update(param=5)), "'param' must be an integer >= 0 below 1"),
+        (edit(lambda d: first(d, "arg").update(arg=[2, 0])), "argument must be an integer >= 0 below 2"),
+        (edit(lambda d: first(d, "arg").update(arg=[0, 1])), "element must be an integer >= 0 below 1"),
+        (edit(lambda d: d["nodes"].append({"const": "1"})), "'const' must be a finite number"),
+        (edit(lambda d: d["nodes"].append({"const": 1e999})), "non-finite number Infinity"),
+        (edit(lambda d: d["nodes"].append({"const": 1.0, "op": "add"})), "unknown keys"),
+        (edit(lambda d: d["nodes"].append([1])), "node 7 must be an object"),
+    ],
+)
+def test_json_rejects_malformed_graphs(text: str, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        Graph.from_json(text)
+
+
+def test_a_graph_can_be_drawn() -> None:
+    pytest.importorskip("graphviz")
+    from nanograd.viz import draw_graph
+
+    source = draw_graph(sample_graph()).source
+    assert "tanh" in source and "**2" in source and "param 0" in source and "arg 1[1]" in source
