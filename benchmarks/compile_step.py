@@ -43,10 +43,10 @@ MAP_POINTS = 1_000_000
 def compiled_step_times(backend: str) -> dict[str, float]:
     """Median seconds of a whole training step, and of the backend's kernel alone."""
     import numpy as np
-    from nanograd.nn import MLP
 
     import nanograd
     from nanograd.losses import l2_penalty
+    from nanograd.nn import MLP
 
     X, y = moons()
     points, labels = np.array(X, dtype=float), np.array(y, dtype=float)
@@ -108,9 +108,9 @@ def scaling() -> list[dict[str, float]]:
 def map_memory() -> dict[str, float]:
     """Peak traced memory of map over MAP_POINTS points, beyond the input and output."""
     import numpy as np
-    from nanograd.nn import MLP
 
     import nanograd
+    from nanograd.nn import MLP
 
     random.seed(SEED)
     f = nanograd.compile(MLP(2, [16, 16, 1]))

@@ -184,7 +184,7 @@ class CompiledFunction:
             symbol=self.__name__,
             arity=len(jacobian),
             forward=lambda m, *xs: data,
-            vjp=lambda m, g, out, *xs: tuple(g * j for j in jacobian),
+            vjp=lambda m, g, out, *xs: tuple(map(g.__mul__, jacobian)),  # g * each entry, in C
             doc="a compiled function: gradients computed by its backend",
         )
         return make_node(op, inputs + compiled.params, data)
