@@ -567,8 +567,8 @@ def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
     ``nodes`` come outputs first (reverse topological order), so a node's gradient
     is complete before it is passed on. On floats the rule gets the numbers; with
     ``create_graph`` it gets the Values themselves and builds the gradient's graph.
-    The first arms are the common shapes (unary, Value op literal, Value op Value);
-    the last handles the rest (a literal on the left, n-ary nodes).
+    The first arms are the common shapes (unary, Value op literal, Value op Value,
+    n-ary); the last handles the rest (a literal on the left, and ``create_graph``).
     """
     m = FLOAT_MATH
     for node in nodes:
@@ -589,6 +589,10 @@ def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
                 ga, gb = op.vjp(m, node.grad, node.data, a.data, b.data)
                 a.grad += ga
                 b.grad += gb
+                continue
+            elif type(a) is tuple:  # make_node: any number of inputs, all Values
+                for x, g in zip(a, op.vjp(m, node.grad, node.data, *[x.data for x in a])):
+                    x.grad += g
                 continue
             else:
                 grads = op.vjp(m, node.grad, node.data, *_numbers(a, b))
@@ -619,9 +623,9 @@ def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
     micrograd-style custom op) join the ordinary graph and its one chain-rule loop.
     """
     inputs = tuple(inputs)
-    for x in inputs:
-        if type(x) is not Value:
-            raise TypeError(f"make_node({op.name!r}): every input must be a Value, got {_short(x)}")
+    if not set(map(type, inputs)) <= {Value}:
+        bad = next(x for x in inputs if type(x) is not Value)
+        raise TypeError(f"make_node({op.name!r}): every input must be a Value, got {_short(bad)}")
     if len(inputs) != op.arity:
         raise TypeError(f"make_node({op.name!r}): the op takes {op.arity} inputs, got {len(inputs)}")
     return _node(_to_float(data, f"make_node({op.name!r})"), op, inputs, ())

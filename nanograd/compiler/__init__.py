@@ -169,7 +169,7 @@ class CompiledFunction:
                 chunk_grads = self._to_list(result.param_grads)
                 grads = chunk_grads if grads is None else [a + b for a, b in zip(grads, chunk_grads)]
         total *= scale  # the eager order: sum(terms) * (1.0 / n)
-        jacobian = None if grads is None else [g * scale for g in grads]
+        jacobian = None if grads is None else list(map(scale.__mul__, grads))
         return self._node(compiled, total, [], jacobian)
 
     def _node(self, compiled: _Compiled, data: float, inputs: list[Value], jacobian: list[float] | None) -> Value:

@@ -181,6 +181,7 @@ class ArrayBackend:
 
     def __init__(self) -> None:
         self._weights: dict[int, tuple[object, Array, Array, Array]] = {}  # id(plan part) -> indices
+        self._selectors: dict[int, tuple[tuple[int, ...], Any]] = {}  # id(columns) -> slice or indices
 
     # -- what a subclass provides ----------------------------------------------------------
     def column(self, batch: Any) -> Array:
@@ -241,8 +242,9 @@ class ArrayBackend:
         const_row = self.asarray([plan.constants], like)
 
         def compute() -> tuple[list[Array], list[Array] | None]:
-            R = self._forward(plan, batch, param_row, const_row)
-            return R, None if seed is None else self._backward(plan, R, seed)
+            weights: dict[int, Array] = {}  # step -> its weight matrix, gathered by the forward pass
+            R = self._forward(plan, batch, param_row, const_row, weights)
+            return R, None if seed is None else self._backward(plan, R, seed, weights)
 
         try:
             with self.trapping():
@@ -272,6 +274,15 @@ class ArrayBackend:
             self._weights[id(cols)] = cached
         return cached[1]
 
+    def _selector(self, cols: tuple[int, ...], like: Array | None) -> Any:
+        """What selects columns ``cols``: a slice (a view) when they are consecutive, else an index array."""
+        cached = self._selectors.get(id(cols))
+        if cached is None:
+            consecutive = cols == tuple(range(cols[0], cols[0] + len(cols)))
+            cached = cols, slice(cols[0], cols[0] + len(cols)) if consecutive else self.index(cols, like)
+            self._selectors[id(cols)] = cached
+        return cached[1]
+
     def _indices(self, step: Linear, like: Array | None) -> tuple[Array, Array, Array]:
         """A Linear step's weight slots as an index matrix and a flat index, and its bias slots (cached)."""
         cached = self._weights.get(id(step))
@@ -282,26 +293,29 @@ class ArrayBackend:
             self._weights[id(step)] = cached
         return cached[1], cached[2], cached[3]
 
-    def _forward(self, plan: Plan, batch: list[Array], param_row: Array, const_row: Array) -> list[Array]:
+    def _forward(
+        self, plan: Plan, batch: list[Array], param_row: Array, const_row: Array, weights: dict[int, Array]
+    ) -> list[Array]:
         like = batch[0] if batch else None
         R: list[Array] = []
-        for step in plan.steps:
+        for i, step in enumerate(plan.steps):
             if isinstance(step, Argument):
                 x = batch[step.index]
                 R.append(x if x.ndim == 2 else x[:, None])
             elif isinstance(step, Leaves):
                 R.append(param_row if step.kind == "param" else const_row)
             elif isinstance(step, Gather):
-                R.append(self.concat([_columns(R[r], cols) for r, cols in step.parts]))
+                R.append(self.concat([R[r][:, self._selector(cols, like)] for r, cols in step.parts]))
             elif isinstance(step, Linear):
                 W_index, _, bias_index = self._indices(step, like)
                 bias = param_row[:, bias_index] if step.bias is None else R[step.bias]
-                R.append(R[step.x] @ param_row[0][W_index].T + bias)
+                weights[i] = param_row[0][W_index]
+                R.append(R[step.x] @ weights[i].T + bias)
             else:
                 R.append(lookup(step.name, step.param).forward(self.math, *(R[i] for i in step.inputs)))
         return R
 
-    def _backward(self, plan: Plan, R: list[Array], seed: Array) -> list[Array]:
+    def _backward(self, plan: Plan, R: list[Array], seed: Array, weights: dict[int, Array]) -> list[Array]:
         like = R[0]
         G: list[Array] = [None] * len(R)  # one gradient per register, in its shape; None: zero so far
 
@@ -327,10 +341,10 @@ class ArrayBackend:
                         add(r, part)
                     start += len(cols)
             elif isinstance(step, Linear):
-                W_index, flat, bias_index = self._indices(step, like)
+                _, flat, bias_index = self._indices(step, like)
                 x = R[step.x]
                 if plan.needs_grad[step.x]:
-                    add(step.x, g @ R[plan.params][0][W_index])
+                    add(step.x, g @ weights[i])
                 g_rows = g if g.shape[0] == x.shape[0] else self.sum_rows(g)
                 self.add_columns(G[plan.params], flat, (g_rows.T @ x).reshape(1, -1))
                 if step.bias is None:
@@ -452,13 +466,6 @@ class TorchBackend(ArrayBackend):
         # One sum over everything: non-finite numbers propagate into it (a finite sum that
         # overflows only costs a needless eager replay).
         return math.isfinite(float(self.torch.cat([a.reshape(-1) for a in arrays]).sum()))
-
-
-def _columns(a: Array, cols: tuple[int, ...]) -> Array:
-    """Columns ``cols`` of ``a``: a view when they are consecutive, else a copy."""
-    if cols == tuple(range(cols[0], cols[0] + len(cols))):
-        return a[:, cols[0] : cols[0] + len(cols)]
-    return a[:, list(cols)]
 
 
 _NUMPY_MATH: SimpleNamespace | None = None

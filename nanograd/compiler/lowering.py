@@ -19,6 +19,7 @@ the eager engine to rounding (1e-9 relative), not bit for bit.
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
@@ -86,7 +87,7 @@ class Plan:
     needs_grad: tuple[bool, ...]  # per register: does it depend on an argument or a parameter?
     constants: tuple[float, ...]  # the numbers of the constants register
 
-    @property
+    @functools.cached_property
     def sample_width(self) -> int:
         """Numbers per sample in all registers with one row per sample."""
         return max(1, sum(w for w, step in zip(self.widths, self.steps) if not isinstance(step, Leaves)))
