@@ -556,7 +556,11 @@ def topological_order(root: Value) -> list[Value]:
         if type(a) is Value:
             if a not in visited:
                 push(a)
-        elif type(a) is tuple:
+        elif type(a) is tuple:  # an n-ary node: its leaves (often all its inputs) are listed at once
+            for x in a:
+                if x not in visited and x._operation is None:
+                    visit(x)
+                    finish(x)
             stack.extend(x for x in reversed(a) if x not in visited)
     return order
 

@@ -412,3 +412,29 @@ def test_save_gives_a_new_file_the_permissions_the_umask_allows(model: MLP, tmp_
     finally:
         os.umask(old)
     assert (tmp_path / "private.json").stat().st_mode & 0o777 == 0o600
+
+
+def _loss_on(model: MLP, x: list[float]) -> tuple[float, list[float]]:
+    """A module-level function, so that a worker process can run it: the loss and its gradients."""
+    out = model(x)
+    assert isinstance(out, Value)
+    model.zero_grad()
+    out.backpropagate()
+    return out.data, [p.grad for p in model.parameters()]
+
+
+def test_models_and_their_graphs_pickle_and_go_to_worker_processes(model: MLP) -> None:
+    import multiprocessing
+    import pickle
+    from concurrent.futures import ProcessPoolExecutor
+
+    out = model([0.5, -1.0])
+    assert isinstance(out, Value)
+    out.backpropagate()
+    clone_model, clone_out = pickle.loads(pickle.dumps((model, out)))
+    assert repr(clone_model) == repr(model) and clone_out.data == out.data
+    assert [p.grad for p in clone_model.parameters()] == [p.grad for p in model.parameters()]
+    points = [[0.5, -1.0], [2.0, 0.25]]
+    with ProcessPoolExecutor(2, mp_context=multiprocessing.get_context("spawn")) as pool:
+        results = list(pool.map(_loss_on, [model] * len(points), points))
+    assert results == [_loss_on(model, x) for x in points]
