@@ -62,6 +62,9 @@ class MathNamespace(Protocol):
     def abs(self, x: Any, /) -> Any: ...
     def sign(self, x: Any, /) -> Any: ...
     def pow(self, x: Any, y: Any, /) -> Any: ...
+    def div(self, x: Any, y: Any, /) -> Any:
+        """``x / y``; rules use it where a derivative can be infinite (``sqrt`` at 0)."""
+
     def xlogy(self, x: Any, y: Any, /) -> Any: ...
     def where(self, condition: Any, x: Any, y: Any, /) -> Any:
         """``x`` where ``condition`` holds, else ``y``: the select that keeps ``0 * inf`` out of a rule."""
@@ -123,6 +126,22 @@ def _float_pow(x: float, y: float) -> float:
         return -math.inf if x < 0 and y % 2 == 1 else math.inf  # an odd power keeps the sign
 
 
+def _ieee_div(x: float, y: float) -> float:
+    # x / y as IEEE-754 (and PyTorch) divide: +-inf for a nonzero x over 0, NaN for 0 / 0.
+    try:
+        return x / y
+    except ZeroDivisionError:
+        return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x) * math.copysign(1.0, y)
+
+
+def _ieee_pow(x: float, y: float) -> float:
+    # _float_pow, but 0 to a negative power is +-inf (IEEE-754, PyTorch), not an error.
+    if x == 0.0 and y < 0:
+        odd = float(y).is_integer() and y % 2 == 1
+        return math.copysign(math.inf, x) if odd else math.inf
+    return _float_pow(x, y)
+
+
 def _float_periodic(f: Callable[[float], float]) -> Callable[[float], float]:
     # sin and cos of +-inf are NaN, as in IEEE-754 and PyTorch (math raises ValueError).
     def periodic(x: float) -> float:
@@ -162,7 +181,13 @@ FLOAT_MATH = SimpleNamespace(
     pow=_float_pow,
     xlogy=_float_xlogy,
     where=lambda c, a, b: a if c else b,
+    div=_ieee_div,
 )
+
+#: ``FLOAT_MATH`` for backpropagation. A derivative that is infinite (``sqrt`` or
+#: ``x ** 0.5`` at 0) is ``inf``, as in PyTorch, rather than an error: a later select
+#: (``relu`` where it is flat) or a zero gradient can still make the result finite.
+FLOAT_GRAD_MATH = SimpleNamespace(**{**vars(FLOAT_MATH), "pow": _ieee_pow})
 
 
 def _is_zero(m: Any, v: Any) -> Any:
@@ -225,7 +250,7 @@ OPS: dict[str, Op] = {
         ),
         Op("exp", "exp", 1, lambda m, x: m.exp(x), lambda m, g, out, x: (g * out,), "e ** x"),
         Op("log", "log", 1, lambda m, x: m.log(x), lambda m, g, out, x: (g / x,), "natural logarithm, x > 0"),
-        Op("sqrt", "sqrt", 1, lambda m, x: m.sqrt(x), lambda m, g, out, x: (g / (2 * out),), "square root, x >= 0"),
+        Op("sqrt", "sqrt", 1, lambda m, x: m.sqrt(x), lambda m, g, out, x: (m.div(g, 2 * out),), "square root, x >= 0"),
         # abs'(0) is taken as 0, as PyTorch does.
         Op("abs", "abs", 1, lambda m, x: m.abs(x), lambda m, g, out, x: (g * m.sign(x),), "|x|"),
         Op("sin", "sin", 1, lambda m, x: m.sin(x), lambda m, g, out, x: (g * m.cos(x),), "sin(x)"),

@@ -27,10 +27,10 @@ Numbers and errors
 * Overflow: when finite inputs give an infinite or NaN result (``exp(1000)``,
   ``1e308 * 10``), the op raises ``OverflowError``. Infinite or NaN *inputs* are
   allowed and follow IEEE-754 (``inf + 1 == inf``), as in PyTorch.
-* Backpropagation follows IEEE-754 as PyTorch float64 does (an overflowing gradient
-  is +-inf), except where a local derivative is infinite (``sqrt`` or ``x ** 0.5`` at
-  0): it raises ``ZeroDivisionError`` naming the op. The gradient of ``x ** y`` with
-  respect to ``y`` is NaN for a negative ``x``, as in PyTorch.
+* Backpropagation follows IEEE-754 as PyTorch float64 does: an overflowing gradient
+  is +-inf, and so is an infinite local derivative (``sqrt`` or ``x ** 0.5`` at 0;
+  the rules run with ``FLOAT_GRAD_MATH``). The gradient of ``x ** y`` with respect to
+  ``y`` is NaN for a negative ``x``, as in PyTorch.
 * Backpropagation reads the numbers held in the graph: assigning ``.data`` of a used
   Value before ``backpropagate()`` gives gradients at the new number (not detected).
 """
@@ -48,7 +48,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from types import SimpleNamespace
 from typing import Any, Union
 
-from .ops import FLOAT_MATH, OPS, POWERS, MathNamespace, Op, power
+from .ops import FLOAT_GRAD_MATH, FLOAT_MATH, OPS, POWERS, MathNamespace, Op, power
 
 #: A plain real number.
 Number = int | float
@@ -574,7 +574,7 @@ def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
     The first arms are the common shapes (unary, Value op literal, Value op Value,
     n-ary); the last handles the rest (a literal on the left, and ``create_graph``).
     """
-    m = FLOAT_MATH
+    m = FLOAT_GRAD_MATH
     for node in nodes:
         op = node._operation
         if op is None:
@@ -648,7 +648,7 @@ def _custom_op(symbol: str, arity: int, fn: Callable[[], None] | None) -> Op:
     """
 
     def vjp(m: MathNamespace, g: Any, out: Any, *xs: Any) -> tuple[float, ...]:
-        if m is not FLOAT_MATH:
+        if m is VALUE_MATH:
             raise TypeError(f"the custom op {symbol!r} has only a first-order _backward function")
         if fn is not None:
             fn()
@@ -763,5 +763,6 @@ VALUE_MATH = SimpleNamespace(
     sign=lambda x: FLOAT_MATH.sign(x.data if type(x) is Value else x),
     pow=lambda x, y: _lift(x) ** y,
     xlogy=_value_xlogy,
+    div=lambda x, y: x / y,
     where=FLOAT_MATH.where,  # the condition is a bool: Value comparisons compare the numbers
 )

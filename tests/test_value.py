@@ -282,10 +282,23 @@ def test_no_complex_number_ever_comes_out() -> None:
             make()
 
 
-def test_backprop_errors_name_the_op() -> None:
-    y = Value(0.0).sqrt()  # sqrt(0) = 0 is fine, but its derivative is infinite
-    with pytest.raises(ZeroDivisionError, match=r"backpropagate through sqrt\(0\.0\)"):
-        y.backpropagate()
+def test_an_infinite_derivative_is_inf_and_a_select_can_discard_it() -> None:
+    x = Value(0.0)
+    x.sqrt().backpropagate()  # sqrt'(0) is infinite, as in PyTorch
+    assert x.grad == math.inf
+    y = Value(-2.0)
+    y.relu().sqrt().backpropagate()  # relu passes nothing back where it is flat
+    assert y.grad == 0.0
+    z = Value(0.0)
+    (z**0.5 + z ** Value(0.5)).backpropagate()
+    assert z.grad == math.inf
+
+
+def test_backprop_errors_name_the_op(restore_op_table: None) -> None:
+    """A rule that raises (here a registered one that divides by zero) is named with its inputs."""
+    broken = nanograd.register_op("broken", "b", 1, lambda m, x: x, lambda m, g, out, x: (g / (x - x),))
+    with pytest.raises(ZeroDivisionError, match=r"backpropagate through broken\(2\.0\)"):
+        broken(Value(2.0)).backpropagate()
 
 
 def test_inf_and_nan_inputs_follow_ieee() -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from ..ops import FLOAT_MATH, Op, lookup
+from ..ops import FLOAT_GRAD_MATH, FLOAT_MATH, Op, lookup
 from .graph import LEAF_KINDS, Graph
 from .lowering import Argument, Array, Gather, Leaves, Linear, Map, Plan, build_plan
 from .trace import replay
@@ -121,7 +121,7 @@ class PythonBackend:
         for i in range(len(values) - 1, -1, -1):
             n, op = graph.nodes[i], ops[i]
             if op is not None:
-                contributions = op.vjp(FLOAT_MATH, grads[i], values[i], *(values[j] for j in n.inputs))
+                contributions = op.vjp(FLOAT_GRAD_MATH, grads[i], values[i], *(values[j] for j in n.inputs))
                 for j, g in zip(n.inputs, contributions):
                     grads[j] += g
         return grads
@@ -170,6 +170,7 @@ def _numpy_math() -> SimpleNamespace:
         pow=np.power,
         xlogy=xlogy,
         where=np.where,
+        div=np.divide,
     )
 
 
