@@ -21,16 +21,12 @@ written to ``benchmarks/results/compile_step.md``.
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import statistics
-import subprocess
-import sys
 import time
 import tracemalloc
-from pathlib import Path
 
+from _common import in_children, write_results
 from moons_step import SEED, moons, scalar_step_times, torch_step_times
 
 STEPS, WARMUP = 30, 3
@@ -143,13 +139,6 @@ def measure(engine: str) -> dict:
     return compiled_step_times(engine.removeprefix("compiled-"))
 
 
-def in_child(engine: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--engine", engine], check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out)
-
-
 def report(results: dict[str, dict]) -> str:
     mg, th = results["micrograd"]["step_s"], results["torch"]["step_s"]
     lines = [
@@ -178,18 +167,9 @@ def report(results: dict[str, dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", help="measure one engine and print JSON (internal)")
-    args = parser.parse_args()
-    if args.engine:
-        print(json.dumps(measure(args.engine)))
-        return
-    results = {engine: in_child(engine) for engine in (*ENGINES, "scaling", "memory")}
-    table = report(results)
-    print(table)
-    out = Path(__file__).parent / "results" / "compile_step.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(f"python {sys.version.split()[0]}, {STEPS - WARMUP} steps (median)\n\n{table}\n")
+    results = in_children(__file__, (*ENGINES, "scaling", "memory"), measure)
+    if results is not None:
+        write_results("compile_step", report(results), results)
 
 
 if __name__ == "__main__":

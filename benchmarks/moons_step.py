@@ -16,15 +16,12 @@ Workload 1 is micrograd's demo step: 100 moons points, MLP 2-16-16-1, hinge loss
 
 from __future__ import annotations
 
-import argparse
-import json
 import random
 import statistics
-import subprocess
-import sys
 import time
 import tracemalloc
-from pathlib import Path
+
+from _common import in_children, write_results
 
 SAMPLES, STEPS, WARMUP, SEED = 100, 12, 2, 1337
 MEMORY_NODES = 100_000
@@ -130,13 +127,6 @@ def measure(engine: str) -> dict:
     return {"step_s": statistics.median(scalar_step_times(engine)), "node_bytes": bytes_per_node(engine)}
 
 
-def in_child(engine: str) -> dict:
-    out = subprocess.run(
-        [sys.executable, __file__, "--engine", engine], check=True, capture_output=True, text=True
-    ).stdout
-    return json.loads(out)
-
-
 def report(results: dict[str, dict]) -> str:
     mg, ng, th = results["micrograd"], results["nanograd"], results["torch"]
     rows = [
@@ -151,18 +141,9 @@ def report(results: dict[str, dict]) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--engine", choices=ENGINES, help="measure one engine and print JSON (internal)")
-    args = parser.parse_args()
-    if args.engine:
-        print(json.dumps(measure(args.engine)))
-        return
-    results = {engine: in_child(engine) for engine in ENGINES}
-    table = report(results)
-    print(table)
-    out = Path(__file__).parent / "results" / "moons_step.md"
-    out.parent.mkdir(exist_ok=True)
-    out.write_text(f"python {sys.version.split()[0]}\n\n{table}\n")
+    results = in_children(__file__, ENGINES, measure)
+    if results is not None:
+        write_results("moons_step", report(results), results)
 
 
 if __name__ == "__main__":
