@@ -179,7 +179,9 @@ def apply(op: Op, *args: Operand) -> Value:
 
 
 def _binary(op: Op, a: Operand, b: Operand) -> Value:
-    """``op`` applied to two operands, at least one a Value; a number becomes a literal."""
+    """``op`` applied to two operands; a number becomes a literal (two numbers: the first a leaf)."""
+    if type(a) is not Value and type(b) is not Value:
+        a = Value(_literal(a, op))
     x = a.data if type(a) is Value else _literal(a, op)
     y = b.data if type(b) is Value else _literal(b, op)
     return _node(_forward(op, _on_floats(op), x, y), op, a if type(a) is Value else x, b if type(b) is Value else y)
@@ -214,7 +216,7 @@ class Value:
         self.data = _to_float(data, "Value")
         self.grad = 0.0
         self.label = label
-        # First input (a Value or a literal float; a tuple for a node with other than 1 or 2 inputs).
+        # First input: a Value or a literal float, or a tuple of all inputs for an n-ary node (make_node).
         self._a: object = None
         self._b: object = None  # second input, a Value or a literal float; None for a unary op or a leaf
         self._operation: Op | None = None  # the op table entry that made this node; None for a leaf
@@ -265,7 +267,7 @@ class Value:
         if self.grad and type(self.grad) is float and self._operation is not None:
             numbers = _numbers(self._a, self._b)
             with contextlib.suppress(ArithmeticError, ValueError):
-                leaf.grad = self._operation.vjp(FLOAT_MATH, self.grad, self.data, *numbers)[i]
+                leaf.grad = self._operation.vjp(FLOAT_GRAD_MATH, self.grad, self.data, *numbers)[i]
         return leaf
 
     @property

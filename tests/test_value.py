@@ -374,6 +374,9 @@ def test_ops_are_callable_and_pickle_by_name() -> None:
     tanh = nanograd.OPS["tanh"]
     assert tanh(Value(0.5)).data == math.tanh(0.5) and tanh(0.5).data == math.tanh(0.5)
     assert nanograd.OPS["mul"](2.0, Value(3.0)).data == 6.0
+    y = nanograd.OPS["sub"](2.0, 3)  # two numbers: the first becomes a leaf
+    y.backpropagate()
+    assert y.data == -1.0 and y.inputs[0].grad == 1.0
     with pytest.raises(TypeError, match="takes 1 operand"):
         tanh(1.0, 2.0)
     assert pickle.loads(pickle.dumps(power(3))) is power(3)
