@@ -127,11 +127,12 @@ def _float_pow(x: float, y: float) -> float:
 
 
 def _ieee_div(x: float, y: float) -> float:
-    # x / y as IEEE-754 (and PyTorch) divide: +-inf for a nonzero x over 0, NaN for 0 / 0.
+    # x / y, but a nonzero x over 0 is inf with x's sign (0's sign aside: sqrt'(-0.0) is +inf,
+    # as in PyTorch) and 0 / 0 is NaN, instead of a ZeroDivisionError.
     try:
         return x / y
     except ZeroDivisionError:
-        return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x) * math.copysign(1.0, y)
+        return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x)
 
 
 def _ieee_pow(x: float, y: float) -> float:

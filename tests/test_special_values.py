@@ -103,6 +103,7 @@ SPECIAL_POINTS = [
     Point("log", (-inf,), expect=ValueError),  # PyTorch: NaN
     *(Point("sqrt", (x,)) for x in (tiny, 1e308, inf, nan)),
     Point("sqrt", (0.0,)),  # an infinite derivative is inf
+    Point("sqrt", (-0.0,), expect=(inf,)),  # the slope at 0 whatever its sign (PyTorch: -inf)
     Point("sqrt", (-inf,), expect=ValueError),  # PyTorch: NaN
 ]
 
