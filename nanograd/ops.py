@@ -204,7 +204,8 @@ def _pow_base_grad(m: Any, g: Any, x: Any, y: Any) -> Any:
     discarded branch must not divide by zero either.
     """
     zero = _is_zero(m, y)
-    return m.where(zero, 0.0, g * y * m.pow(x, m.where(zero, 1.0, y - 1)))
+    # y * x ** (y - 1) first, as PyTorch and micrograd group it: g * y alone can underflow.
+    return m.where(zero, 0.0, g * (y * m.pow(x, m.where(zero, 1.0, y - 1))))
 
 
 def _pow_exponent_grad(m: Any, g: Any, out: Any, x: Any) -> Any:
@@ -285,7 +286,7 @@ def power(k: float) -> Op:
         1,
         lambda m, x: m.pow(x, e),
         # x ** 0 is constant: its derivative is 0 everywhere, 0 ** 0 and an infinite g included.
-        (lambda m, g, out, x: (0.0,)) if e == 0 else (lambda m, g, out, x: (g * e * m.pow(x, e - 1),)),
+        (lambda m, g, out, x: (0.0,)) if e == 0 else (lambda m, g, out, x: (g * (e * m.pow(x, e - 1)),)),
         f"x ** {e:g}, constant exponent",
         param=k,
     )

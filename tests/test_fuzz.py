@@ -134,9 +134,7 @@ def exact_grads(root: Value, leaves: list[Value]) -> tuple[list[float], list[flo
             for x, dg, ds in zip(node.inputs, node.op.vjp(MP_MATH, g, out, *xs), node.op.vjp(MP_MATH, s, out, *xs)):
                 grad[id(x)] = grad.get(id(x), 0) + dg
                 size[id(x)] = size.get(id(x), 0) + abs(ds)
-        out_of_range = any(
-            mpmath.isfinite(g) and g != 0 and not 2.3e-308 < abs(g) < 1.7e308 for g in grad.values()
-        )
+        out_of_range = any(mpmath.isfinite(g) and g != 0 and not 2.3e-308 < abs(g) < 1.7e308 for g in grad.values())
         grads = [float(grad.get(id(x), 0)) for x in leaves]
         return grads, [float(size.get(id(x), 0)) for x in leaves], out_of_range
 
