@@ -118,13 +118,14 @@ MP_MATH = type(
 
 def exact_grads(root: Value, leaves: list[Value]) -> tuple[list[float], list[float], bool]:
     """Leaf gradients (and sums of |contributions|) in exact arithmetic from the vjp rules, and
-    whether some gradient on the way lies outside float64's normal range (no float64 engine can
-    then be expected to get the leaves' gradients right)."""
+    whether some gradient or local derivative on the way lies outside float64's normal range
+    (no float64 engine can then be expected to get the leaves' gradients right)."""
     from nanograd import topological_order
 
     with mpmath.workprec(200):
         grad = {id(root): mpmath.mpf(1)}
         size = {id(root): mpmath.mpf(1)}
+        local: list[mpmath.mpf] = []
         for node in reversed(topological_order(root)):
             if node.op is None:
                 continue
@@ -134,7 +135,10 @@ def exact_grads(root: Value, leaves: list[Value]) -> tuple[list[float], list[flo
             for x, dg, ds in zip(node.inputs, node.op.vjp(MP_MATH, g, out, *xs), node.op.vjp(MP_MATH, s, out, *xs)):
                 grad[id(x)] = grad.get(id(x), 0) + dg
                 size[id(x)] = size.get(id(x), 0) + abs(ds)
-        out_of_range = any(mpmath.isfinite(g) and g != 0 and not 2.3e-308 < abs(g) < 1.7e308 for g in grad.values())
+            local.extend(node.op.vjp(MP_MATH, mpmath.mpf(1), out, *xs))  # the local derivatives
+        out_of_range = any(
+            mpmath.isfinite(g) and g != 0 and not 2.3e-308 < abs(g) < 1.7e308 for g in [*grad.values(), *local]
+        )
         grads = [float(grad.get(id(x), 0)) for x in leaves]
         return grads, [float(size.get(id(x), 0)) for x in leaves], out_of_range
 
