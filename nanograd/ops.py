@@ -225,8 +225,8 @@ OPS: dict[str, Op] = {
         Op("add", "+", 2, lambda m, x, y: x + y, lambda m, g, out, x, y: (g, g), "x + y"),
         Op("sub", "-", 2, lambda m, x, y: x - y, lambda m, g, out, x, y: (g, -g), "x - y"),
         Op("mul", "*", 2, lambda m, x, y: x * y, lambda m, g, out, x, y: (g * y, g * x), "x * y"),
-        # d(x/y)/dy = -x/y**2 = -out/y
-        Op("div", "/", 2, lambda m, x, y: x / y, lambda m, g, out, x, y: (g / y, -g * out / y), "x / y"),
+        # d(x/y)/dy = -x/y**2 = -out/y, with out/y first (as PyTorch): g * out alone can underflow
+        Op("div", "/", 2, lambda m, x, y: x / y, lambda m, g, out, x, y: (g / y, -g * (out / y)), "x / y"),
         # d(x**y)/dy = x**y * log(x) = out * log(x)
         Op(
             "pow",
