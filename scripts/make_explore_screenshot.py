@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> None:
         page_file = explore(y, title="relu(w1*x1 + w2*x2 + b)").save(Path(tmp) / "neuron.html")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium)
-            page = browser.new_page(viewport={"width": 1200, "height": 600})
+            page = browser.new_page(viewport={"width": 1600, "height": 640})
             page.goto(page_file.resolve().as_uri())
             for _ in range(len(trace(y)[0]) + BACKWARD_STEPS):  # the whole forward pass, then some
                 page.keyboard.press("ArrowRight")
