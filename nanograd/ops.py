@@ -46,9 +46,11 @@ from typing import Any, Protocol
 class MathNamespace(Protocol):
     """The functions op rules may call on ``m``; every backend provides all of them.
 
-    ``FLOAT_MATH`` (below) works on Python floats, ``nanograd.value.VALUE_MATH`` on
-    Values (so rules build graphs: higher-order gradients), ``nanograd.pytorch.TORCH_MATH``
-    on tensors. ``tests/test_ops.py`` checks that each namespace has every function.
+    ``FLOAT_MATH`` and ``FLOAT_GRAD_MATH`` (below) work on Python floats,
+    ``nanograd.value.VALUE_MATH`` on Values (so rules build graphs: higher-order
+    gradients), ``nanograd.pytorch.TORCH_MATH`` on tensors and
+    ``nanograd.compiler.backends.NUMPY_MATH()`` on numpy arrays. ``tests/test_ops.py``
+    checks that each namespace has every function.
     """
 
     def exp(self, x: Any, /) -> Any: ...

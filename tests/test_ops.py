@@ -17,7 +17,7 @@ from types import SimpleNamespace
 import pytest
 
 from nanograd import OPS, Value
-from nanograd.ops import FLOAT_MATH, MATH_FUNCTIONS, power
+from nanograd.ops import FLOAT_GRAD_MATH, FLOAT_MATH, MATH_FUNCTIONS, power
 from nanograd.value import VALUE_MATH
 
 torch = pytest.importorskip("torch")
@@ -161,13 +161,14 @@ def test_every_rule_calls_only_the_math_namespace_protocol() -> None:
             assert op.vjp(restricted, 1.0, out, *point) == op.vjp(FLOAT_MATH, 1.0, out, *point)
 
 
-@pytest.mark.parametrize("namespace", ["FLOAT_MATH", "VALUE_MATH", "TORCH_MATH", "NUMPY_MATH"])
+@pytest.mark.parametrize("namespace", ["FLOAT_MATH", "FLOAT_GRAD_MATH", "VALUE_MATH", "TORCH_MATH", "NUMPY_MATH"])
 def test_every_math_namespace_provides_every_function(namespace: str) -> None:
     from nanograd import pytorch, value
     from nanograd.compiler import backends
 
     m = {
         "FLOAT_MATH": FLOAT_MATH,
+        "FLOAT_GRAD_MATH": FLOAT_GRAD_MATH,
         "VALUE_MATH": value.VALUE_MATH,
         "TORCH_MATH": pytorch.TORCH_MATH,
         "NUMPY_MATH": backends.NUMPY_MATH(),
