@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from nanograd import Value
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -56,3 +58,20 @@ def raised_within(seconds: float, call: Callable[[], object]) -> BaseException |
     thread.join(seconds)
     assert outcome, f"still running after {seconds} s"
     return outcome[0]
+
+
+def seed_example() -> tuple[Value, Value, Value]:
+    """The seed README's example: its inputs ``a`` and ``b`` (labelled) and its output ``g``."""
+    a = Value(-4.0, label="a")
+    b = Value(2.0, label="b")
+    c = a + b
+    d = a * b + b**3
+    c += c + 1
+    c += 1 + c + (-a)
+    d += d * 2 + (b + a).relu()
+    d += 3 * d + (b - a).relu()
+    e = c - d
+    f = e**2
+    g = f / 2.0
+    g += 10.0 / f
+    return a, b, g

@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 from conftest import ROOT
+from conftest import seed_example as seed_graph
 
 from nanograd import OPS, Value, nn
 from nanograd.explore import Explorer, print_rule
@@ -38,18 +39,7 @@ XSS = '<script>window.pwned = 1</script><img src=x onerror="window.pwned = 2">'
 
 def seed_example() -> Value:
     """The README's example (the seed's), backpropagated."""
-    a = Value(-4.0, label="a")
-    b = Value(2.0, label="b")
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
+    g = seed_graph()[2]
     g.backpropagate()
     return g
 

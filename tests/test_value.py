@@ -10,27 +10,12 @@ import random
 import threading
 
 import pytest
+from conftest import seed_example
 
 import nanograd
 from nanograd import Value, no_grad, topological_order, zero_grad
 from nanograd.ops import FLOAT_MATH, lookup, power
 from nanograd.value import make_node
-
-
-def seed_example() -> tuple[Value, Value, Value]:
-    a = Value(-4.0)
-    b = Value(2.0)
-    c = a + b
-    d = a * b + b**3
-    c += c + 1
-    c += 1 + c + (-a)
-    d += d * 2 + (b + a).relu()
-    d += 3 * d + (b - a).relu()
-    e = c - d
-    f = e**2
-    g = f / 2.0
-    g += 10.0 / f
-    return a, b, g
 
 
 def test_seed_example_prints_the_seed_numbers() -> None:
