@@ -637,11 +637,6 @@ def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
     return _node(_to_float(data, f"make_node({op.name!r})"), op, inputs, ())
 
 
-def _no_rule(m: MathNamespace, g: Any, out: Any, *xs: Any) -> tuple[float, ...]:
-    """The vjp of a custom node whose ``_backward`` was never set: nothing flows back (as in micrograd)."""
-    return (0.0,) * len(xs)
-
-
 def _custom_op(symbol: str, arity: int, fn: Callable[[], None] | None) -> Op:
     """The op of a micrograd-style custom node: its vjp calls the user's ``_backward``.
 
