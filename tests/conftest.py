@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -75,3 +76,15 @@ def seed_example() -> tuple[Value, Value, Value]:
     g = f / 2.0
     g += 10.0 / f
     return a, b, g
+
+
+def make_fifo(tmp_path: Path, name: str = "model.json") -> Path:
+    """A named pipe at ``tmp_path / name``: reading it would wait for a writer forever."""
+    os.mkfifo(tmp_path / name)
+    return tmp_path / name
+
+
+def make_dev_zero_link(tmp_path: Path, name: str = "model.json") -> Path:
+    """A symbolic link at ``tmp_path / name`` to ``/dev/zero``, which never ends."""
+    (tmp_path / name).symlink_to("/dev/zero")
+    return tmp_path / name

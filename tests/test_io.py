@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import raised_within
+from conftest import make_dev_zero_link, make_fifo, raised_within
 
 from nanograd._io import TEMP_SUFFIX, atomic_write, check_writable, read_regular_file
 
@@ -156,18 +156,10 @@ def test_read_regular_file(tmp_path: Path) -> None:
         read_regular_file(tmp_path / "missing", max_bytes=5)
 
 
-def _fifo(tmp_path: Path) -> Path:
-    os.mkfifo(tmp_path / "fifo")
-    return tmp_path / "fifo"
-
-
-def _link_to_dev_zero(tmp_path: Path) -> Path:
-    (tmp_path / "zero").symlink_to("/dev/zero")
-    return tmp_path / "zero"
-
-
 @pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs POSIX FIFOs and /dev/zero")
-@pytest.mark.parametrize("make", [_fifo, _link_to_dev_zero, lambda tmp_path: tmp_path], ids=["fifo", "dev-zero", "dir"])
+@pytest.mark.parametrize(
+    "make", [make_fifo, make_dev_zero_link, lambda tmp_path: tmp_path], ids=["fifo", "dev-zero", "dir"]
+)
 def test_only_regular_files_are_read_and_nothing_hangs(tmp_path: Path, make: Callable[[Path], Path]) -> None:
     path = make(tmp_path)
     error = raised_within(10, lambda: read_regular_file(path, max_bytes=100))

@@ -11,7 +11,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from conftest import raised_within
+from conftest import make_dev_zero_link, make_fifo, raised_within
 
 from nanograd import Value, nn
 from nanograd.neural_net import INITS, MAX_FILE_BYTES, MLP, Layer, Neuron
@@ -346,16 +346,6 @@ def test_hostile_file_is_refused_before_anything_is_built(
     assert str(info.value).startswith(f"{path}: ")
 
 
-def _fifo(tmp_path: Path) -> Path:
-    os.mkfifo(tmp_path / "model.json")
-    return tmp_path / "model.json"
-
-
-def _dev_zero(tmp_path: Path) -> Path:
-    (tmp_path / "model.json").symlink_to("/dev/zero")
-    return tmp_path / "model.json"
-
-
 def _directory(tmp_path: Path) -> Path:
     (tmp_path / "model.json").mkdir()
     return tmp_path / "model.json"
@@ -372,8 +362,8 @@ def _sparse_17_mib(tmp_path: Path) -> Path:
 @pytest.mark.parametrize(
     ("make", "match"),
     [
-        (_fifo, "not a regular file"),
-        (_dev_zero, "not a regular file"),
+        (make_fifo, "not a regular file"),
+        (make_dev_zero_link, "not a regular file"),
         (_directory, "not a regular file"),
         (_sparse_17_mib, f"16,777,217 bytes, more than the limit of {MAX_FILE_BYTES:,}"),
     ],
