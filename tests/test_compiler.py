@@ -274,3 +274,15 @@ def test_a_graph_can_be_drawn() -> None:
 
     source = draw_graph(sample_graph()).source
     assert "tanh" in source and "**2" in source and "param 0" in source and "arg 1[1]" in source
+
+
+def test_import_nanograd_loads_the_compiler_only_when_asked() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, nanograd; before = 'nanograd.compiler' in sys.modules; "
+        "f = nanograd.compile; print(before, 'nanograd.compiler' in sys.modules, f.__module__)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.split() == ["False", "True", "nanograd.compiler"]
