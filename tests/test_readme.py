@@ -56,9 +56,15 @@ def test_readme_distributed_script_trains_in_two_processes(tmp_path) -> None:
     path = tmp_path / "train_ddp.py"
     path.write_text(script, encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": str(ROOT), "GLOO_SOCKET_IFNAME": "lo", "OMP_NUM_THREADS": "1"}
-    result = subprocess.run(
-        [sys.executable, str(path)], capture_output=True, text=True, timeout=300, env=env, check=False
-    )
+
+    def run() -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, str(path)], capture_output=True, text=True, timeout=300, env=env)
+
+    result = run()
+    if result.returncode != 0 and "SIGABRT" in result.stderr and result.stdout.count("loss") == 5:
+        # Seen once in about 30 runs: gloo aborting in its teardown after training had finished.
+        # That is gloo's, not this script's; one more run must pass.
+        result = run()
     assert result.returncode == 0, result.stderr[-2000:]
     losses = falling_losses(result.stdout.splitlines())
     assert len(losses) == 5
