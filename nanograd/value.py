@@ -356,7 +356,9 @@ class Value:
         """x ** k for a number k (op ``power(k)``), or x ** y for a Value y (op 'pow')."""
         if type(other) is Value:
             return _node(_forward(_POW, _float_pow, self.data, other.data), _POW, self, other)
-        op = POWERS.get(other) or power(_literal(other, _POW))  # type: ignore[arg-type]
+        op = POWERS.get(other) if type(other) is int or type(other) is float else None
+        if op is None:  # a new exponent, or something that is not a number (named in the TypeError)
+            op = power(_literal(other, _POW))
         x, k = self.data, op.param
         try:
             # A positive base can take ** directly: no complex result, no division by zero.
@@ -727,8 +729,9 @@ def grad(out: Value, wrt: Sequence[Value], create_graph: bool = False) -> list[A
         for v in nodes:
             v.grad = 0.0
         out.backpropagate(create_graph=create_graph)
-        zero = Value(0.0) if create_graph else 0.0
-        return [zero if isinstance(w.grad, float) and w.grad == 0.0 and create_graph else w.grad for w in wrt]
+        if not create_graph:
+            return [w.grad for w in wrt]
+        return [w.grad if isinstance(w.grad, Value) else Value(w.grad) for w in wrt]  # unreached: a new 0
     finally:
         for v, g in saved.items():
             v.grad = g

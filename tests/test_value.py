@@ -236,6 +236,8 @@ def test_unsupported_operand_names_the_operation_and_value() -> None:
         None * Value(1.0)
     with pytest.raises(TypeError, match=r"\*\*: .*1j"):
         Value(1.0) ** 1j
+    with pytest.raises(TypeError, match=r"\*\*: .*\[2\.0\]"):
+        Value(1.0) ** [2.0]  # unhashable: not looked up among the cached exponents
 
 
 @pytest.mark.parametrize(
