@@ -127,7 +127,9 @@ class Adam(Optimizer):
         t = self.steps + 1
         step_size = lr / (1 - beta1**t)
         bias_correction2_sqrt = math.sqrt(1 - beta2**t)
+        one_minus_beta1, one_minus_beta2, eps, sqrt = 1 - beta1, 1 - beta2, self.eps, math.sqrt  # hoisted: hot loop
+        ms, vs = self._m, self._v
         for i, (p, g) in enumerate(zip(self.params, self._gradients(self.weight_decay))):
-            self._m[i] = beta1 * self._m[i] + (1 - beta1) * g
-            self._v[i] = beta2 * self._v[i] + (1 - beta2) * g * g
-            p.data -= step_size * self._m[i] / (math.sqrt(self._v[i]) / bias_correction2_sqrt + self.eps)
+            m = ms[i] = beta1 * ms[i] + one_minus_beta1 * g  # first moment: running mean of g
+            v = vs[i] = beta2 * vs[i] + one_minus_beta2 * g * g  # second moment: running mean of g**2
+            p.data -= step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)

@@ -3,8 +3,9 @@
 Each operator and math method of ``Value`` is a short method that names its op from
 the op table (:mod:`nanograd.ops`), computes the result and records a new node. The
 chain rule lives in one loop, :func:`_chain_rule`: ``backpropagate()`` orders the
-graph (:func:`topological_order`) and runs that loop from the output back to the
-inputs, evaluating each op's vjp rule from the table.
+graph (:func:`_backprop_order`, the walk of :func:`topological_order` without the
+leaves) and runs that loop from the output back to the inputs, evaluating each op's
+vjp rule from the table.
 
 A node stores data, not closures: its op and its inputs, in order (so ``a + a``
 keeps both edges). A plain number used as an operand (``x + 1.0``, ``2 * x``) is
@@ -108,14 +109,17 @@ def _op_error(op: Op, args: Iterable[float], e: Exception, during: str = "") -> 
 
 
 def _node(data: float, op: Op, a: object, b: object) -> Value:
-    """A new Value produced by ``op`` from ``a`` (and ``b``); a leaf under ``no_grad``."""
+    """A new Value produced by ``op`` from ``a`` (and ``b``); a leaf under ``no_grad``.
+
+    ``Value.__add__`` and ``Value.__mul__`` write these lines out instead of calling
+    this function: they make most nodes of any weighted sum, and the call is an
+    eighth of their cost (``tests/test_value.py`` checks that their nodes are the same).
+    """
     if not _isfinite(data):
         _check_overflow(op, data, a, b)
     out = _new_value(Value)
-    out.data = data
-    out.grad = 0.0
-    out.label = ""
-    if _grad_enabled.get():
+    out.data, out.grad, out.label = data, 0.0, ""
+    if _recording():
         out._a, out._b, out._operation = a, b, op
     else:
         out._a = out._b = out._operation = None
@@ -130,6 +134,7 @@ def _check_overflow(op: Op, data: float, a: object, b: object) -> None:
 
 
 _isfinite = math.isfinite
+_recording = _grad_enabled.get  # bound once: called for every node
 _new_value = object.__new__
 
 
@@ -314,16 +319,46 @@ class Value:
     # -- arithmetic: one method per op ---------------------------------------------
     def __add__(self, other: Operand) -> Value:
         """x + y (op 'add')."""
-        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _ADD.symbol)
-        return _node(self.data + y, _ADD, self, other if type(other) is Value else y)
+        if type(other) is float:  # a literal
+            data = self.data + other
+        elif type(other) is Value:
+            data = self.data + other.data
+        else:
+            other = _to_float(other, _ADD.symbol)  # a literal
+            data = self.data + other
+        # _node(data, _ADD, self, other), written out
+        if not _isfinite(data):
+            _check_overflow(_ADD, data, self, other)
+        out = _new_value(Value)
+        out.data, out.grad, out.label = data, 0.0, ""
+        if _recording():
+            out._a, out._b, out._operation = self, other, _ADD
+        else:
+            out._a = out._b = out._operation = None
+        return out
 
     #: y + x is recorded as x + y: addition commutes exactly in floating point.
     __radd__ = __add__
 
     def __mul__(self, other: Operand) -> Value:
         """x * y (op 'mul')."""
-        y = other.data if type(other) is Value else other if type(other) is float else _to_float(other, _MUL.symbol)
-        return _node(self.data * y, _MUL, self, other if type(other) is Value else y)
+        if type(other) is float:  # a literal
+            data = self.data * other
+        elif type(other) is Value:
+            data = self.data * other.data
+        else:
+            other = _to_float(other, _MUL.symbol)  # a literal
+            data = self.data * other
+        # _node(data, _MUL, self, other), written out
+        if not _isfinite(data):
+            _check_overflow(_MUL, data, self, other)
+        out = _new_value(Value)
+        out.data, out.grad, out.label = data, 0.0, ""
+        if _recording():
+            out._a, out._b, out._operation = self, other, _MUL
+        else:
+            out._a = out._b = out._operation = None
+        return out
 
     #: y * x is recorded as x * y: multiplication commutes exactly in floating point.
     __rmul__ = __mul__
@@ -464,11 +499,8 @@ class Value:
         the same rules evaluated on Values, so they can be backpropagated again
         (second and higher derivatives; see :func:`grad`).
         """
-        order = topological_order(self)
+        order = _backprop_order(self)  # intermediate gradients are 0 from here on
         _make_room_for_graphs(len(order))
-        for node in order:
-            if node._operation is not None:
-                node.grad = 0.0
         seed = 1.0 if self._operation is not None else self.grad + 1.0
         self.grad = Value(seed) if create_graph else seed
         order.reverse()
@@ -507,9 +539,9 @@ def _make_room_for_graphs(nodes: int) -> None:
 def set_gc_tuning(enabled: bool) -> None:
     """Allow (the default) or forbid nanograd to raise the cycle collector's first threshold.
 
-    ``backpropagate()`` raises ``gc.get_threshold()[0]`` to four times the nodes of
-    the graph (at most 4,000,000) so that building the next graphs triggers no cycle
-    collection; it never lowers it, and never turns the collector on or off.
+    ``backpropagate()`` raises ``gc.get_threshold()[0]`` to four times the computed
+    nodes of the graph (at most 4,000,000) so that building the next graphs triggers
+    no cycle collection; it never lowers it, and never turns the collector on or off.
     """
     global _gc_tuning
     _gc_tuning = bool(enabled)
@@ -527,7 +559,7 @@ def _number(x: Operand, what: str) -> float:
     return x.data if isinstance(x, Value) else _to_float(x, what)
 
 
-#: Stack marker in :func:`topological_order`: the node below it has all its inputs done.
+#: Stack marker in the graph walks: the node below it has all its inputs done.
 _INPUTS_DONE = object()
 
 
@@ -549,23 +581,73 @@ def topological_order(root: Value) -> list[Value]:
         if node in visited:
             continue
         visit(node)
-        if node._operation is None:
-            finish(node)
-            continue
-        push(node)
-        push(_INPUTS_DONE)
-        a, b = node._a, node._b  # pushed last first, so that inputs are listed in argument order
-        if type(b) is Value and b not in visited:
-            push(b)
-        if type(a) is Value:
-            if a not in visited:
+        a, b = node._a, node._b
+        # The inputs still to visit go on the stack above the node, the last first, so that
+        # they are listed in argument order; a node with none is done at once.
+        visit_a = type(a) is Value and a not in visited
+        visit_b = type(b) is Value and b not in visited
+        if visit_a or visit_b:
+            push(node)
+            push(_INPUTS_DONE)
+            if visit_b:
+                push(b)
+            if visit_a:
                 push(a)
         elif type(a) is tuple:  # an n-ary node: its leaves (often all its inputs) are listed at once
             for x in a:
-                if x not in visited and x._operation is None:
+                if x._operation is None and x not in visited:
                     visit(x)
                     finish(x)
-            stack.extend(x for x in reversed(a) if x not in visited)
+            push(node)
+            push(_INPUTS_DONE)
+            for x in reversed(a):
+                if x not in visited:
+                    push(x)
+        else:
+            finish(node)
+    return order
+
+
+def _backprop_order(root: Value) -> list[Value]:
+    """The computed Values ``root`` depends on, in :func:`topological_order`'s order, their gradients set to 0.
+
+    Backpropagation's own walk, its hottest loop after the chain rule: the same
+    depth-first walk, without the leaves, that also does backprop's reset of the
+    intermediate gradients. The reset is its visited mark: a node is visited when
+    its gradient *is* ``zero``, a float 0.0 made for this walk alone, so no set of
+    visited nodes is kept (``tests/test_value.py`` checks the order against
+    ``topological_order``).
+    """
+    order: list[Value] = []
+    zero = float("0")  # a new float object: no Value holds it yet
+    stack: list[Any] = [root] if root._operation is not None else []
+    push, pop, finish = stack.append, stack.pop, order.append
+    while stack:
+        node = pop()
+        if node is _INPUTS_DONE:
+            finish(pop())
+            continue
+        if node.grad is zero:
+            continue
+        node.grad = zero
+        a, b = node._a, node._b
+        visit_a = type(a) is Value and a._operation is not None and a.grad is not zero
+        visit_b = type(b) is Value and b._operation is not None and b.grad is not zero
+        if visit_a or visit_b:
+            push(node)
+            push(_INPUTS_DONE)
+            if visit_b:
+                push(b)
+            if visit_a:
+                push(a)
+        elif type(a) is tuple:  # an n-ary node
+            push(node)
+            push(_INPUTS_DONE)
+            for x in reversed(a):
+                if x._operation is not None and x.grad is not zero:
+                    push(x)
+        else:
+            finish(node)
     return order
 
 
@@ -575,8 +657,11 @@ def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
     ``nodes`` come outputs first (reverse topological order), so a node's gradient
     is complete before it is passed on. On floats the rule gets the numbers; with
     ``create_graph`` it gets the Values themselves and builds the gradient's graph.
-    The first arms are the common shapes (unary, Value op literal, Value op Value,
-    n-ary); the last handles the rest (a literal on the left, and ``create_graph``).
+    Add and mul, most nodes of any weighted sum, have their table rules written out
+    (``(g, g)`` and ``(g * y, g * x)``; ``tests/test_value.py`` checks every op's
+    gradients here against its table rule). The other arms are the common shapes
+    (unary, Value op literal, Value op Value, n-ary); the last handles the rest
+    (a literal on the left, and ``create_graph``).
     """
     m = FLOAT_GRAD_MATH
     for node in nodes:
@@ -587,13 +672,27 @@ def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
         try:
             if create_graph:
                 grads = op.vjp(VALUE_MATH, node.grad, node, *_operands(a, b))
+            elif op is _ADD and type(a) is Value:  # x + y, x + 1.0
+                g = node.grad
+                a.grad += g
+                if type(b) is Value:
+                    b.grad += g
+                continue
+            elif op is _MUL and type(a) is Value:  # x * y, x * 2.0
+                g = node.grad
+                if type(b) is Value:
+                    a.grad += g * b.data
+                    b.grad += g * a.data
+                else:
+                    a.grad += g * b
+                continue
             elif b is None:  # x.tanh()
                 a.grad += op.vjp(m, node.grad, node.data, a.data)[0]  # type: ignore[attr-defined]
                 continue
-            elif type(b) is float:  # x + 1.0
+            elif type(b) is float:  # x - 1.0
                 a.grad += op.vjp(m, node.grad, node.data, a.data, b)[0]  # type: ignore[attr-defined]
                 continue
-            elif type(a) is Value and type(b) is Value:  # x * y
+            elif type(a) is Value and type(b) is Value:  # x / y
                 ga, gb = op.vjp(m, node.grad, node.data, a.data, b.data)
                 a.grad += ga
                 b.grad += gb

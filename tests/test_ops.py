@@ -18,7 +18,7 @@ import pytest
 
 from nanograd import OPS, Value
 from nanograd.ops import FLOAT_GRAD_MATH, FLOAT_MATH, MATH_FUNCTIONS, power
-from nanograd.value import VALUE_MATH
+from nanograd.value import VALUE_MATH, _chain_rule
 
 torch = pytest.importorskip("torch")
 
@@ -124,6 +124,33 @@ def test_matches_central_finite_differences(name: str) -> None:
             down = [Value(p - h * (j == i)) for j, p in enumerate(point)]
             numeric = (expr(*up).data - expr(*down).data) / (2 * h)
             assert g == pytest.approx(numeric, rel=1e-6, abs=1e-6)
+
+
+@pytest.mark.parametrize("name", OP_CASES)
+def test_backprop_adds_exactly_what_the_tables_rule_gives(name: str) -> None:
+    """The chain-rule loop (its written-out add and mul included) against each op's vjp, bit for bit.
+
+    Every operand shape is tried: all Values, and for a binary op a literal on either side.
+    """
+    shapes = [(True,)] if len(OP_CASES[name].domain) == 1 else [(True, True), (True, False), (False, True)]
+    for point in all_points(name):
+        for shape in shapes:
+            operands = [Value(p) if is_value else p for p, is_value in zip(point, shape)]
+            try:
+                out = OP_CASES[name].expr(*operands)
+            except (ArithmeticError, ValueError):  # outside the op's domain with this operand shape
+                continue
+            numbers = [x.data if isinstance(x, Value) else x for x in out.operands]
+            for g in (1.0, -0.3, 7e-300, math.inf):
+                for x in operands:
+                    if isinstance(x, Value):
+                        x.grad = 0.25
+                out.grad = g
+                _chain_rule([out], create_graph=False)
+                expected = out.op.vjp(FLOAT_GRAD_MATH, g, out.data, *numbers)
+                for x, rule in zip(out.operands, expected):
+                    if isinstance(x, Value):
+                        assert x.grad == 0.25 + rule or (math.isnan(x.grad) and math.isnan(0.25 + rule))
 
 
 @pytest.mark.parametrize("name", OP_CASES)

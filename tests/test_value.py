@@ -15,7 +15,7 @@ from conftest import seed_example
 import nanograd
 from nanograd import Value, no_grad, topological_order, zero_grad
 from nanograd.ops import FLOAT_MATH, lookup, power
-from nanograd.value import make_node
+from nanograd.value import _backprop_order, _node, make_node
 
 
 def test_seed_example_prints_the_seed_numbers() -> None:
@@ -346,6 +346,28 @@ def test_each_unary_op_has_a_method_whose_forward_is_the_tables(op: nanograd.Op)
         assert out.data == op.forward(FLOAT_MATH, x) and out.op is op
 
 
+def node_fields(v: Value) -> tuple[object, ...]:
+    return (v.data, v.grad, v.label, v._a, v._b, v._operation)
+
+
+@pytest.mark.parametrize("name", ["add", "mul"])
+def test_add_and_mul_build_the_node_that_node_builds(name: str) -> None:
+    """``__add__`` and ``__mul__`` write ``_node`` out; their nodes must be the same, leaves under no_grad too."""
+    op, method = nanograd.OPS[name], getattr(Value, BINARY_OPERATORS[name])
+    x = Value(1.5)
+    for other in (Value(-2.0), -2.0, -2, True):
+        number = other.data if isinstance(other, Value) else float(other)
+        stored = other if isinstance(other, Value) else number
+        data = op.forward(FLOAT_MATH, 1.5, number)
+        assert node_fields(method(x, other)) == node_fields(_node(data, op, x, stored))
+        with no_grad():
+            assert node_fields(method(x, other)) == node_fields(_node(data, op, x, stored))
+    for big in (Value(1e308), 1e308):
+        with pytest.raises(OverflowError, match=f"{name}\\(1e\\+308, 1e\\+308\\) is not finite"):
+            method(Value(1e308), big)
+    assert math.isnan(method(Value(math.inf), math.nan).data)  # a non-finite input is not an overflow
+
+
 def test_constant_exponents_are_power_ops_with_their_exponent_as_data() -> None:
     y = Value(3.0) ** 2
     assert y.op is power(2) is power(2.0) and y.op.param == 2.0 and y.data == 9.0
@@ -409,6 +431,36 @@ def test_topological_order_is_pure_and_puts_inputs_first() -> None:
     assert sorted(map(id, order)) == sorted(map(id, (a, b, c, d, e))) and order[-1] is e
     for v in order:
         assert all(order.index(x) < order.index(v) for x in v.inputs)
+
+
+def test_backprops_own_walk_is_topological_order_without_leaves_and_zeroes_gradients() -> None:
+    """``_backprop_order`` marks visited nodes by their gradient; its order must be topological_order's."""
+    rng = random.Random(7)
+    total = nanograd.Op("total", "Σ", 3, lambda m, *v: sum(v), lambda m, g, out, *v: (g, g, g))
+    for _ in range(60):
+        nodes = [Value(rng.uniform(-2, 2)) for _ in range(rng.randint(1, 4))]
+        for _ in range(rng.randint(1, 40)):
+            x, y, z = (rng.choice(nodes) for _ in range(3))
+            kind = rng.randrange(5)
+            if kind == 0:
+                nodes.append(x * y)  # x * x too, when the choices agree
+            elif kind == 1:
+                nodes.append(x + 1.5 if rng.random() < 0.5 else 2.0 - x)
+            elif kind == 2:
+                nodes.append(x.tanh())
+            elif kind == 3:
+                nodes.append(make_node(total, (x, y, z), x.data + y.data + z.data))
+            else:
+                nodes.append(Value(x.data, (x, y), "custom"))
+        root = nodes[-1]
+        for v in nodes:
+            v.grad = rng.choice((1.5, Value(2.0), 0.0))
+        leaf_grads = [(v, v.grad) for v in topological_order(root) if v.op is None]
+        order = _backprop_order(root)
+        assert order == [v for v in topological_order(root) if v.op is not None]
+        assert all(v.grad == 0.0 and type(v.grad) is float for v in order)
+        assert all(v.grad is g for v, g in leaf_grads)
+    assert _backprop_order(Value(1.0)) == []
 
 
 # -- micrograd compatibility ---------------------------------------------------------------
@@ -594,9 +646,9 @@ def test_backprop_makes_room_in_the_cycle_collector_for_graphs_of_its_size() -> 
         for _ in range(2_000):
             y = y * 1.0001
         y.backpropagate()
-        assert gc.get_threshold() == (4 * 2_001, 10, 10)
+        assert gc.get_threshold() == (4 * 2_000, 10, 10)
         Value(2.0).exp().backpropagate()
-        assert gc.get_threshold()[0] == 4 * 2_001  # never lowered
+        assert gc.get_threshold()[0] == 4 * 2_000  # never lowered
         nanograd.set_gc_tuning(False)
         gc.set_threshold(700, 10, 10)
         y.backpropagate()
