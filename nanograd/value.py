@@ -631,8 +631,8 @@ def _backprop_order(root: Value) -> list[Value]:
             continue
         node.grad = zero
         a, b = node._a, node._b
-        visit_a = type(a) is Value and a._operation is not None and a.grad is not zero
-        visit_b = type(b) is Value and b._operation is not None and b.grad is not zero
+        visit_a = type(a) is Value and a.grad is not zero and a._operation is not None
+        visit_b = type(b) is Value and b.grad is not zero and b._operation is not None
         if visit_a or visit_b:
             push(node)
             push(_INPUTS_DONE)
