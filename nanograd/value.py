@@ -658,7 +658,7 @@ def _chain_rule(nodes: Iterable[Value], create_graph: bool) -> None:
     is complete before it is passed on. On floats the rule gets the numbers; with
     ``create_graph`` it gets the Values themselves and builds the gradient's graph.
     Add and mul, most nodes of any weighted sum, have their table rules written out
-    (``(g, g)`` and ``(g * y, g * x)``; ``tests/test_value.py`` checks every op's
+    (``(g, g)`` and ``(g * y, g * x)``; ``tests/test_ops.py`` checks every op's
     gradients here against its table rule). The other arms are the common shapes
     (unary, Value op literal, Value op Value, n-ary); the last handles the rest
     (a literal on the left, and ``create_graph``).
