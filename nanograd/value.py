@@ -608,18 +608,27 @@ def topological_order(root: Value) -> list[Value]:
     return order
 
 
+class _WalkMark(float):
+    """0.0 as an object of its own: what backprop's walk writes into each gradient it reaches.
+
+    The walk recognises the nodes it has visited by the identity of its mark. A float
+    subclass, so that a walk cut short (Ctrl-C) leaves zeros behind, not a foreign object.
+    """
+
+    __slots__ = ()
+
+
 def _backprop_order(root: Value) -> list[Value]:
     """The computed Values ``root`` depends on, in :func:`topological_order`'s order, their gradients set to 0.
 
-    Backpropagation's own walk, its hottest loop after the chain rule: the same
-    depth-first walk, without the leaves, that also does backprop's reset of the
-    intermediate gradients. The reset is its visited mark: a node is visited when
-    its gradient *is* ``zero``, a float 0.0 made for this walk alone, so no set of
-    visited nodes is kept (``tests/test_value.py`` checks the order against
-    ``topological_order``).
+    Backpropagation's own walk: the same depth-first walk without the leaves, which
+    also does backprop's reset of the intermediate gradients. It marks a node as
+    visited by setting its gradient to this walk's own :class:`_WalkMark`, so it
+    keeps no set of visited nodes, then sets those gradients to 0.0 (``tests/test_value.py``
+    checks the order against ``topological_order``).
     """
     order: list[Value] = []
-    zero = float("0")  # a new float object: no Value holds it yet
+    mark = _WalkMark()
     stack: list[Any] = [root] if root._operation is not None else []
     push, pop, finish = stack.append, stack.pop, order.append
     while stack:
@@ -627,12 +636,12 @@ def _backprop_order(root: Value) -> list[Value]:
         if node is _INPUTS_DONE:
             finish(pop())
             continue
-        if node.grad is zero:
+        if node.grad is mark:
             continue
-        node.grad = zero
+        node.grad = mark
         a, b = node._a, node._b
-        visit_a = type(a) is Value and a.grad is not zero and a._operation is not None
-        visit_b = type(b) is Value and b.grad is not zero and b._operation is not None
+        visit_a = type(a) is Value and a.grad is not mark and a._operation is not None
+        visit_b = type(b) is Value and b.grad is not mark and b._operation is not None
         if visit_a or visit_b:
             push(node)
             push(_INPUTS_DONE)
@@ -644,10 +653,12 @@ def _backprop_order(root: Value) -> list[Value]:
             push(node)
             push(_INPUTS_DONE)
             for x in reversed(a):
-                if x._operation is not None and x.grad is not zero:
+                if x.grad is not mark and x._operation is not None:
                     push(x)
         else:
             finish(node)
+    for node in order:
+        node.grad = 0.0
     return order
 
 
