@@ -611,8 +611,10 @@ def topological_order(root: Value) -> list[Value]:
 class _WalkMark(float):
     """0.0 as an object of its own: what backprop's walk writes into each gradient it reaches.
 
-    The walk recognises the nodes it has visited by the identity of its mark. A float
-    subclass, so that a walk cut short (Ctrl-C) leaves zeros behind, not a foreign object.
+    The walk recognises the nodes it has visited by the identity of its mark, a new
+    object per walk (the identity of plain floats is an implementation detail: PyPy
+    compares them by value). A float subclass, so that a walk cut short (Ctrl-C)
+    leaves zeros behind, not a foreign object.
     """
 
     __slots__ = ()
