@@ -8,7 +8,8 @@ timed two ways on float64 inputs of shape (batch, n), forward plus backward:
   (``nanograd.compile``, torch backend), then run over the whole batch as tensor operations
 * ``torch``    -- ``fn(*x.unbind(1)).sum().backward()``: the same function on whole columns
 
-The table shows microseconds per sample and the ratio nanograd / torch.
+The table shows microseconds per sample and the ratio nanograd / torch; it is printed and
+written to ``benchmarks/results/torch_function.{md,json}``.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Callable
 
 import torch
+from _common import write_results
 
 from nanograd.pytorch import function
 
@@ -54,14 +56,17 @@ def microseconds_per_sample(f: Callable[[torch.Tensor], torch.Tensor], x: torch.
 
 def main() -> None:
     torch.manual_seed(0)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, forward + backward")
-    print(f"{'function':<10} {'batch':>6} {'nanograd us/sample':>19} {'torch us/sample':>16} {'ratio':>8}")
+    rows = ["| function | batch | nanograd (µs/sample) | torch (µs/sample) | ratio |", "|---|---|---|---|---|"]
+    results = {}
     for name, (fn, n) in FUNCTIONS.items():
         for batch in BATCHES:
             x = torch.rand(batch, n, dtype=torch.float64, requires_grad=True)
             ours = microseconds_per_sample(function(fn), x)
             theirs = microseconds_per_sample(on_columns(fn), x)
-            print(f"{name:<10} {batch:>6} {ours:>19.2f} {theirs:>16.3f} {ours / theirs:>7.1f}x")
+            results[f"{name}/{batch}"] = {"nanograd_us": ours, "torch_us": theirs}
+            rows.append(f"| {name} | {batch} | {ours:.2f} | {theirs:.3f} | {ours / theirs:.1f}x |")
+    threads = f"torch {torch.__version__}, {torch.get_num_threads()} threads, float64, forward + backward"
+    write_results("torch_function", "\n".join(rows) + f"\n\n{threads}", results)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,8 @@ possible for each stage of loading (the JSON parser, the architecture check, bui
 model), plus files that are not regular files, and loads each in a fresh Python process.
 The table shows the outcome, the wall time of ``MLP.load`` and the peak resident memory it
 added to the process; the largest valid model that fits under the limit is the baseline
-any hostile file is compared with.
+any hostile file is compared with. It is printed and written to
+``benchmarks/results/hostile_model_files.{md,json}``.
 """
 
 from __future__ import annotations
@@ -22,9 +23,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from _common import ROOT, write_results
+
 from nanograd.neural_net import MAX_FILE_BYTES, MLP
 
-ROOT = Path(__file__).resolve().parent.parent
 LIMIT = MAX_FILE_BYTES - 4096  # room for the JSON around a flood
 
 # Peak memory is Linux's VmHWM (in kB): unlike getrusage's ru_maxrss, it does not start
@@ -118,19 +120,23 @@ def run(path: Path) -> str:
 
 
 def main() -> None:
-    print("| file | bytes | seconds | peak MB added | outcome |\n|---|---:|---:|---:|---|")
+    rows = ["| file | bytes | seconds | peak MB added | outcome |", "|---|---:|---:|---:|---|"]
+    results = {}
     with tempfile.TemporaryDirectory() as tmp:
         for name, make in HOSTILE.items():
             path = Path(tmp) / "model.json"
             path.write_text(make(), encoding="utf-8")
-            seconds, mb, outcome = run(path).split(" ", 2)
-            print(f"| {name} | {path.stat().st_size:,} | {seconds} | {mb} | {outcome} |")
+            results[name] = run(path)
+            seconds, mb, outcome = results[name].split(" ", 2)
+            rows.append(f"| {name} | {path.stat().st_size:,} | {seconds} | {mb} | {outcome} |")
         specials = {"FIFO": lambda p: os.mkfifo(p), "/dev/zero": lambda p: p.symlink_to("/dev/zero")}
         for name, make_special in specials.items():
             path = Path(tmp) / name.replace("/dev/", "")
             make_special(path)
-            seconds, mb, outcome = run(path).split(" ", 2)
-            print(f"| {name} | - | {seconds} | {mb} | {outcome} |")
+            results[name] = run(path)
+            seconds, mb, outcome = results[name].split(" ", 2)
+            rows.append(f"| {name} | - | {seconds} | {mb} | {outcome} |")
+    write_results("hostile_model_files", "\n".join(rows), results)
 
 
 if __name__ == "__main__":
