@@ -1,5 +1,13 @@
 """nanograd: a scalar-valued automatic-differentiation engine with a small neural-net library.
 
+How backpropagation works here, in three modules:
+
+* :mod:`nanograd.ops` -- the op table: each op's forward rule and its vjp rule (how a
+  gradient passes back to its inputs), the one place any derivative is written;
+* :mod:`nanograd.value` -- ``Value``, a number that records the op and operands that made it;
+* :mod:`nanograd.backprop` -- the chain rule: order the graph, seed the output with 1, then
+  visit every Value from the output back and add its op's vjp into its inputs' gradients.
+
 The core (``Value``, the op table, ``no_grad``, ``grad``) needs only the standard
 library; visualisation, the demo and the PyTorch bridge import their extras when
 their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.pytorch``).
@@ -7,10 +15,14 @@ their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.
 
 from typing import TYPE_CHECKING
 
-from . import engine, neural_net, nn
-from .functional import GradcheckError, gradcheck, hessian
+from . import engine, generic_ops, neural_net, nn
+from .backprop import topological_order
+from .fast_backprop import set_fast_backprop
+from .functional import GradcheckError, grad, gradcheck, hessian, zero_grad
+from .gc_tuning import set_gc_tuning
+from .grad_mode import is_grad_enabled, no_grad
 from .ops import OPS, Op, register_op
-from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
+from .value import Value
 from .viz import draw_dot, trace
 
 if TYPE_CHECKING:
@@ -35,6 +47,7 @@ __all__ = [
     "compile",
     "draw_dot",
     "engine",
+    "generic_ops",
     "grad",
     "gradcheck",
     "hessian",
@@ -43,6 +56,7 @@ __all__ = [
     "nn",
     "no_grad",
     "register_op",
+    "set_fast_backprop",
     "set_gc_tuning",
     "topological_order",
     "trace",

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from . import __version__
 from ._io import check_writable
-from .value import no_grad
+from .grad_mode import no_grad
 
 DEMO_EXTRAS_HINT = 'pip install "nanograd[demo]"'
 
@@ -204,7 +204,7 @@ def run_explore(args: argparse.Namespace) -> int:
         print(f"nanograd explore: {e}", file=sys.stderr)
         return 2
     try:
-        from .viz import explore
+        from .explore import explore
 
         y.backpropagate()
         page = explore(y, title=args.expression, max_nodes=args.max_nodes)

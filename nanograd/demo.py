@@ -23,7 +23,6 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from sklearn.datasets import make_moons
 
-from ._gc import cyclic_gc_paused
 from ._io import atomic_write
 from .compiler import compile
 from .losses import hinge_loss, l2_penalty
@@ -144,16 +143,15 @@ def train(
     if optimizer is None:
         optimizer = make_optimizer("sgd", model.parameters(), steps)
     history = History()
-    with cyclic_gc_paused():
-        for k in range(steps):
-            total, accuracy = objective()
-            optimizer.zero_grad()
-            total.backpropagate()
-            history.loss.append(total.data)
-            history.accuracy.append(accuracy)
-            optimizer.step()
-            if on_step is not None:
-                on_step(k, total.data, accuracy)
+    for k in range(steps):
+        total, accuracy = objective()
+        optimizer.zero_grad()
+        total.backpropagate()
+        history.loss.append(total.data)
+        history.accuracy.append(accuracy)
+        optimizer.step()
+        if on_step is not None:
+            on_step(k, total.data, accuracy)
     return history
 
 

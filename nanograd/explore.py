@@ -28,7 +28,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from ._io import atomic_write
-from .ops import FLOAT_MATH
+from .float_math import FLOAT_MATH
 from .value import Value
 
 #: Operator precedence of a printed formula, loosest first (an atom needs no parentheses).
@@ -89,6 +89,7 @@ TEXT_MATH = SimpleNamespace(
     **{
         **{name: _call(name) for name in vars(FLOAT_MATH)},
         "pow": lambda x, y: _Text.of(x) ** y,
+        "div": lambda x, y: _Text.of(x) / y,
         "xlogy": lambda x, y: _Text.of(x) * _call("log")(y),
     }
 )
@@ -114,14 +115,14 @@ def _equation(*parts: str) -> str:
     return " = ".join(shown)
 
 
-def _forward_step(i: int, v: Value, names: Mapping[Value, str]) -> dict[str, Any]:
+def _forward_step(i: int, v: Value, names: Mapping[Value, str], inputs: Sequence[Value]) -> dict[str, Any]:
     name = names[v]
     if v.op is None:
         lines = [f"{name} is a leaf: an input or a parameter", f"{name}.data = {v.of!r}"]
     else:
-        ins = [names[x] for x in v.inputs]
+        ins = [names[x] for x in inputs]
         by_name = print_rule(v.op.forward, *(f"{n}.data" for n in ins))[0]
-        by_number = print_rule(v.op.forward, *(x.of for x in v.inputs))[0]
+        by_number = print_rule(v.op.forward, *(x.data for x in inputs))[0]
         lines = [
             f"{name} = {v.op.name}({', '.join(ins)})",
             f"op {v.op.name} ({v.op.symbol}): {v.op.doc}",
@@ -131,7 +132,13 @@ def _forward_step(i: int, v: Value, names: Mapping[Value, str]) -> dict[str, Any
 
 
 def _backward_step(
-    i: int, v: Value, root: Value, names: Mapping[Value, str], index: Mapping[Value, int], sums: dict[Value, float]
+    i: int,
+    v: Value,
+    root: Value,
+    names: Mapping[Value, str],
+    index: Mapping[Value, int],
+    sums: dict[Value, float],
+    inputs: Sequence[Value],
 ) -> dict[str, Any]:
     name = names[v]
     updates: list[list[Any]] = [[i, "grad", f"grad {_fmt(v.gradient)}"]]
@@ -142,12 +149,12 @@ def _backward_step(
     if v.op is None:
         lines.append(f"{name} is a leaf: nothing to pass on")
         return {"node": i, "phase": "backward", "lines": lines, "updates": updates}
-    ins = [names[x] for x in v.inputs]
+    ins = [names[x] for x in inputs]
     by_name = print_rule(v.op.vjp, f"{name}.grad", f"{name}.data", *(f"{n}.data" for n in ins))
-    by_number = print_rule(v.op.vjp, v.gradient, v.of, *(x.of for x in v.inputs))
-    shares = v.op.vjp(FLOAT_MATH, v.gradient, v.of, *(x.of for x in v.inputs))
+    by_number = print_rule(v.op.vjp, v.gradient, v.of, *(x.data for x in inputs))
+    shares = v.op.vjp(FLOAT_MATH, v.gradient, v.of, *(x.data for x in inputs))
     lines.append(f"op {v.op.name} ({v.op.symbol}): {v.op.doc}; the chain rule adds into each input:")
-    for x, n, symbolic, numeric, share in zip(v.inputs, ins, by_name, by_number, shares):
+    for x, n, symbolic, numeric, share in zip(inputs, ins, by_name, by_number, shares):
         lines.append(_equation(f"{n}.grad += {symbolic}", numeric, repr(share)))
         sums[x] = sums.get(x, 0.0) + share
         if x in index:
@@ -155,13 +162,13 @@ def _backward_step(
     return {"node": i, "phase": "backward", "lines": lines, "updates": updates}
 
 
-def _nearest(root: Value, limit: int) -> set[Value]:
+def _nearest(root: Value, limit: int, inputs: Mapping[Value, Sequence[Value]]) -> set[Value]:
     """The ``limit`` Values nearest ``root`` (breadth first through the inputs)."""
     kept, frontier = {root}, [root]
     while frontier and len(kept) < limit:
         following = []
         for v in frontier:
-            for x in v.inputs:
+            for x in inputs[v]:
                 if x not in kept and len(kept) < limit:
                     kept.add(x)
                     following.append(x)
@@ -169,11 +176,17 @@ def _nearest(root: Value, limit: int) -> set[Value]:
     return kept
 
 
-def _page_data(root: Value, nodes: Sequence[Value], names: Mapping[Value, str], total: int) -> dict[str, Any]:
+def _page_data(
+    root: Value,
+    nodes: Sequence[Value],
+    names: Mapping[Value, str],
+    total: int,
+    inputs: Mapping[Value, Sequence[Value]],
+) -> dict[str, Any]:
     index = {v: i for i, v in enumerate(nodes)}
     sums: dict[Value, float] = {}
-    steps = [_forward_step(i, v, names) for i, v in enumerate(nodes)]
-    steps += [_backward_step(i, v, root, names, index, sums) for i, v in reversed(list(enumerate(nodes)))]
+    steps = [_forward_step(i, v, names, inputs[v]) for i, v in enumerate(nodes)]
+    steps += [_backward_step(i, v, root, names, index, sums, inputs[v]) for i, v in reversed(list(enumerate(nodes)))]
     notice = ""
     if len(nodes) < total:
         notice = (
@@ -188,7 +201,7 @@ def _page_data(root: Value, nodes: Sequence[Value], names: Mapping[Value, str], 
                 "op": v.op.name if v.op is not None else "leaf",
                 "data": repr(v.of),
                 "grad": repr(v.gradient),
-                "inputs": [index[x] for x in v.inputs if x in index],
+                "inputs": [index[x] for x in inputs[v] if x in index],
             }
             for v in nodes
         ],
@@ -206,10 +219,12 @@ def _script_json(data: object) -> str:
     return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def _svg(nodes: Sequence[Value], names: Mapping[Value, str], rankdir: str) -> str:
+def _svg(
+    nodes: Sequence[Value], names: Mapping[Value, str], rankdir: str, inputs: Mapping[Value, Sequence[Value]]
+) -> str:
     from .viz import draw_values
 
-    svg = str(draw_values(nodes, format="svg", rankdir=rankdir, labels=names).pipe(encoding="utf-8"))
+    svg = str(draw_values(nodes, format="svg", rankdir=rankdir, labels=names, inputs=inputs).pipe(encoding="utf-8"))
     return svg[svg.index("<svg") :]  # drop the XML declaration and doctype: the SVG goes inline
 
 
@@ -262,7 +277,7 @@ def explore(
             ``max_nodes < 1`` or an unknown ``rankdir``.
         ImportError: the graphviz Python package is not installed (``pip install "nanograd[viz]"``).
     """
-    from .viz import RANKDIRS, trace
+    from .viz import RANKDIRS, walk
 
     if rankdir not in RANKDIRS:
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
@@ -270,15 +285,15 @@ def explore(
         raise ValueError(f"max_nodes must be at least 1, got {max_nodes!r}")
     if root.gradient == 0.0:
         raise ValueError("explore() shows a backward pass: call root.backpropagate() first (its gradient is 0.0)")
-    everything, _ = trace(root)
-    kept = _nearest(root, max_nodes) if len(everything) > max_nodes else set(everything)
+    everything, inputs = walk(root)
+    kept = _nearest(root, max_nodes, inputs) if len(everything) > max_nodes else set(everything)
     nodes = [v for v in everything if v in kept]
     labels = labels or {}
     names = {v: labels.get(v) or v.label or f"v{i}" for i, v in enumerate(everything)}
-    data = _page_data(root, nodes, names, len(everything))
+    data = _page_data(root, nodes, names, len(everything), inputs)
     parts = {
         "TITLE": html.escape(title or "nanograd explore"),
-        "SVG": _svg(nodes, names, rankdir),
+        "SVG": _svg(nodes, names, rankdir, inputs),
         "DATA": _script_json(data),
     }
     # One pass, so that nothing inserted is searched for placeholders again.

@@ -1,6 +1,7 @@
-"""Derivatives of whole functions: the Hessian, and gradient checking against finite differences.
+"""Derivatives as functions: :func:`grad`, the Hessian, and gradient checking against finite differences.
 
-Both take a function ``fn(*values) -> Value`` (as ``torch.autograd.functional.hessian``
+:func:`grad` returns gradients without touching any ``.gradient``. :func:`hessian` and
+:func:`gradcheck` take a function ``fn(*values) -> Value`` (as ``torch.autograd.functional.hessian``
 and ``torch.autograd.gradcheck`` do) and the point to evaluate it at, as numbers or
 Values (only their numbers are used: ``fn`` runs on fresh leaves, so no ``.gradient``
 is touched). Second derivatives come from differentiating the gradient graph that
@@ -15,15 +16,52 @@ rules evaluated on Values; there is no second set of rules.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
-from .value import Value, grad, no_grad
+from .backprop import topological_order
+from .errors import short
+from .grad_mode import no_grad
+from .value import Value
 
 Number = int | float
 #: A scalar function of Values: ``fn(*values) -> Value``.
 Function = Callable[..., Value]
 #: Derivatives as rows: ``rows[i][j]`` is output ``i`` differentiated by input ``j``.
 Matrix = list[list[float]]
+
+
+def zero_grad(values: Iterable[Value]) -> None:
+    """Set ``.gradient`` of each Value to 0 (call it between training steps)."""
+    for v in values:
+        v.grad = 0.0
+
+
+def grad(out: Value, wrt: Sequence[Value], create_graph: bool = False) -> list[Any]:
+    """The gradients d(out)/d(w) for each ``w`` in ``wrt``, leaving every ``.gradient`` as it was.
+
+    With ``create_graph=True`` the results are Values that can be differentiated
+    again: ``grad(grad(f, [x])[0], [x])`` is the second derivative. A ``w`` that
+    ``out`` does not depend on gets 0.
+    """
+    if not isinstance(out, Value):
+        raise TypeError(f"grad: out must be a Value, got {short(out)}")
+    wrt = list(wrt)
+    for w in wrt:
+        if not isinstance(w, Value):
+            raise TypeError(f"grad: wrt must be Values, got {short(w)}")
+    nodes = set(topological_order(out)) | set(wrt)
+    saved = {v: v.grad for v in nodes}
+    try:
+        for v in nodes:
+            v.grad = 0.0
+        out.backpropagate(create_graph=create_graph)
+        if not create_graph:
+            return [w.grad for w in wrt]
+        return [w.grad if isinstance(w.grad, Value) else Value(w.grad) for w in wrt]  # unreached: a new 0
+    finally:
+        for v, g in saved.items():
+            v.grad = g
 
 
 class GradcheckError(AssertionError):

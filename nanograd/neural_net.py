@@ -32,7 +32,8 @@ from pathlib import Path
 from typing import Any
 
 from ._io import atomic_write, read_regular_file
-from .value import Number, Value, zero_grad
+from .functional import zero_grad
+from .value import Number, Value
 
 #: Activation name -> the name of the ``torch.nn`` module computing the same function (None:
 #: ``linear``, no activation). Every other activation is the ``Value`` method of its own name

@@ -3,10 +3,11 @@
 Each :class:`Op` says how to compute its result (``forward``) and how to push a
 gradient back to its inputs (``vjp``, the vector-Jacobian product). Both rules are
 written against a *math namespace* ``m`` (:class:`MathNamespace`) instead of the
-:mod:`math` module, so the same rule runs on Python floats (:data:`FLOAT_MATH`: the
-eager engine's backprop), on :class:`~nanograd.value.Value` objects
-(``VALUE_MATH``: ``backpropagate(create_graph=True)``, i.e. higher-order gradients)
-and on torch tensors (``nanograd.pytorch.TORCH_MATH``: the PyTorch bridge).
+:mod:`math` module, so the same rule runs on Python floats
+(:data:`~nanograd.float_math.FLOAT_MATH` and ``FLOAT_GRAD_MATH``: the eager engine), on
+:class:`~nanograd.value.Value` objects (:data:`~nanograd.backprop.VALUE_MATH`:
+``backpropagate(create_graph=True)``, i.e. higher-order gradients), on numpy arrays and
+on torch tensors (the compiler's backends and the PyTorch bridge).
 
 Rule signatures::
 
@@ -15,9 +16,9 @@ Rule signatures::
 
 where ``g`` is the gradient arriving at the output and ``out`` is the output
 itself (so ``exp`` can reuse its result, as PyTorch's derivatives.yaml does).
-The engine's backprop (``_chain_rule`` in ``value.py``) evaluates ``vjp`` for every
-node; ``Value``'s operator methods compute the forward on floats inline for speed,
-and ``tests/test_value.py`` checks each of them against ``forward``.
+The chain rule (:func:`nanograd.backprop.backward`) evaluates ``vjp`` for every node;
+``Value``'s operator methods compute the forward on floats inline for speed, and
+``tests/test_value.py`` checks each of them against ``forward``.
 
 How to add an op
 ----------------
@@ -36,18 +37,16 @@ it as ``op(x)``).
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from types import SimpleNamespace
 from typing import Any, Protocol
 
 
 class MathNamespace(Protocol):
     """The functions op rules may call on ``m``; every backend provides all of them.
 
-    ``FLOAT_MATH`` and ``FLOAT_GRAD_MATH`` (below) work on Python floats,
-    ``nanograd.value.VALUE_MATH`` on Values (so rules build graphs: higher-order
+    ``nanograd.float_math.FLOAT_MATH`` and ``FLOAT_GRAD_MATH`` work on Python floats,
+    ``nanograd.backprop.VALUE_MATH`` on Values (so rules build graphs: higher-order
     gradients), ``nanograd.pytorch.TORCH_MATH`` on tensors and
     ``nanograd.compiler.backends.NUMPY_MATH()`` on numpy arrays. ``tests/test_ops.py``
     checks that each namespace has every function.
@@ -70,6 +69,17 @@ class MathNamespace(Protocol):
     def xlogy(self, x: Any, y: Any, /) -> Any: ...
     def where(self, condition: Any, x: Any, y: Any, /) -> Any:
         """``x`` where ``condition`` holds, else ``y``: the select that keeps ``0 * inf`` out of a rule."""
+
+
+#: How calling an op applies it to Values: :mod:`nanograd.value` installs its ``apply`` here
+#: with :func:`set_applier` (the engine sits above the table; the table imports no engine).
+_apply: Callable[..., Any] | None = None
+
+
+def set_applier(apply: Callable[..., Any]) -> None:
+    """Make ``op(*args)`` call ``apply(op, *args)`` (done once, by :mod:`nanograd.value`)."""
+    global _apply
+    _apply = apply
 
 
 #: The names every :class:`MathNamespace` provides.
@@ -104,93 +114,13 @@ class Op:
 
     def __call__(self, *args: Any) -> Any:
         """Apply the op to ``arity`` Values or numbers and return the new Value."""
-        from .value import apply  # the engine imports this module, not the other way round
-
-        return apply(self, *args)
+        if _apply is None:
+            raise RuntimeError(f"op {self.name!r}: import nanograd to apply ops")
+        return _apply(self, *args)
 
     def __reduce__(self) -> tuple[Callable[..., Op], tuple[str, float | None]]:
         # Pickled by name: the rules are code and never travel.
         return lookup, (self.name, self.param)
-
-
-def _float_pow(x: float, y: float) -> float:
-    # IEEE-754 pow (an overflow is +-inf, left to the caller's overflow check), except
-    # where a real power does not exist: a negative base, -inf included, to a fractional
-    # power is a ValueError (never a complex number), 0 to a negative power a division
-    # by zero.
-    if x == 0.0 and y < 0:
-        raise ZeroDivisionError(f"0.0 cannot be raised to the negative power {y!r}")
-    if x < 0 and math.isfinite(y) and not float(y).is_integer():
-        raise ValueError(f"a negative number ({x!r}) cannot be raised to the fractional power {y!r}")
-    try:
-        return math.pow(x, y)
-    except OverflowError:
-        return -math.inf if x < 0 and y % 2 == 1 else math.inf  # an odd power keeps the sign
-
-
-def _ieee_div(x: float, y: float) -> float:
-    # x / y, but a nonzero x over 0 is inf with x's sign (0's sign aside: sqrt'(-0.0) is +inf,
-    # as in PyTorch) and 0 / 0 is NaN, instead of a ZeroDivisionError.
-    try:
-        return x / y
-    except ZeroDivisionError:
-        return math.nan if x == 0 or math.isnan(x) else math.copysign(math.inf, x)
-
-
-def _ieee_pow(x: float, y: float) -> float:
-    # _float_pow, but 0 to a negative power is +-inf (IEEE-754, PyTorch), not an error.
-    if x == 0.0 and y < 0:
-        odd = float(y).is_integer() and y % 2 == 1
-        return math.copysign(math.inf, x) if odd else math.inf
-    return _float_pow(x, y)
-
-
-def _float_periodic(f: Callable[[float], float]) -> Callable[[float], float]:
-    # sin and cos of +-inf are NaN, as in IEEE-754 and PyTorch (math raises ValueError).
-    def periodic(x: float) -> float:
-        return f(x) if not math.isinf(x) else math.nan
-
-    periodic.__name__ = f.__name__
-    return periodic
-
-
-def _float_sigmoid(x: float) -> float:
-    # Two branches keep exp() from overflowing for large |x|.
-    if x >= 0:
-        return 1.0 / (1.0 + math.exp(-x))
-    z = math.exp(x)
-    return z / (1.0 + z)
-
-
-def _float_xlogy(x: float, y: float) -> float:
-    # x * log(y), with 0 when x == 0 (the exponent gradient of 0 ** k); nan for y < 0.
-    if x == 0.0:
-        return 0.0
-    return x * math.log(y) if y > 0 else math.nan
-
-
-#: The math namespace for Python floats, used by the eager engine.
-FLOAT_MATH = SimpleNamespace(
-    exp=math.exp,
-    log=math.log,
-    sqrt=math.sqrt,
-    sin=_float_periodic(math.sin),
-    cos=_float_periodic(math.cos),
-    tanh=math.tanh,
-    sigmoid=_float_sigmoid,
-    relu=lambda x: 0.0 if x < 0 else x,  # micrograd's form: NaN stays NaN
-    sign=lambda x: float((x > 0) - (x < 0)),
-    abs=abs,
-    pow=_float_pow,
-    xlogy=_float_xlogy,
-    where=lambda c, a, b: a if c else b,
-    div=_ieee_div,
-)
-
-#: ``FLOAT_MATH`` for backpropagation. A derivative that is infinite (``sqrt`` or
-#: ``x ** 0.5`` at 0) is ``inf``, as in PyTorch, rather than an error: a later select
-#: (``relu`` where it is flat) or a zero gradient can still make the result finite.
-FLOAT_GRAD_MATH = SimpleNamespace(**{**vars(FLOAT_MATH), "pow": _ieee_pow})
 
 
 def _is_zero(m: Any, v: Any) -> Any:
@@ -227,8 +157,9 @@ OPS: dict[str, Op] = {
         Op("add", "+", 2, lambda m, x, y: x + y, lambda m, g, out, x, y: (g, g), "x + y"),
         Op("sub", "-", 2, lambda m, x, y: x - y, lambda m, g, out, x, y: (g, -g), "x - y"),
         Op("mul", "*", 2, lambda m, x, y: x * y, lambda m, g, out, x, y: (g * y, g * x), "x * y"),
-        # d(x/y)/dy = -x/y**2 = -out/y, with out/y first (as PyTorch): g * out alone can underflow
-        Op("div", "/", 2, lambda m, x, y: x / y, lambda m, g, out, x, y: (g / y, -g * (out / y)), "x / y"),
+        # d(x/y)/dy = -x/y**2 = -out/y, with out/y first (as PyTorch): g * out alone can underflow.
+        # m.div, not /, where a divisor can be 0: in a gradient's graph (IEEE-754) y == 0 exists.
+        Op("div", "/", 2, lambda m, x, y: x / y, lambda m, g, out, x, y: (m.div(g, y), -g * m.div(out, y)), "x / y"),
         # d(x**y)/dy = x**y * log(x) = out * log(x)
         Op(
             "pow",
@@ -253,7 +184,7 @@ OPS: dict[str, Op] = {
             "1 / (1 + exp(-x))",
         ),
         Op("exp", "exp", 1, lambda m, x: m.exp(x), lambda m, g, out, x: (g * out,), "e ** x"),
-        Op("log", "log", 1, lambda m, x: m.log(x), lambda m, g, out, x: (g / x,), "natural logarithm, x > 0"),
+        Op("log", "log", 1, lambda m, x: m.log(x), lambda m, g, out, x: (m.div(g, x),), "natural logarithm, x > 0"),
         Op("sqrt", "sqrt", 1, lambda m, x: m.sqrt(x), lambda m, g, out, x: (m.div(g, 2 * out),), "square root, x >= 0"),
         # abs'(0) is taken as 0, as PyTorch does.
         Op("abs", "abs", 1, lambda m, x: m.abs(x), lambda m, g, out, x: (g * m.sign(x),), "|x|"),

@@ -18,7 +18,8 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Iterable
 
-from .value import Value, zero_grad
+from .functional import zero_grad
+from .value import Value
 
 Schedule = Callable[[int], float]
 
@@ -61,10 +62,20 @@ class Optimizer:
         raise NotImplementedError
 
     def _gradients(self, weight_decay: float) -> list[float]:
-        """Each parameter's gradient plus ``weight_decay * p`` (L2 regularisation, as in torch.optim)."""
+        """Each parameter's gradient plus ``weight_decay * p`` (L2 regularisation, as in torch.optim).
+
+        After ``backpropagate(create_graph=True)`` a gradient is a Value: its number is used,
+        as torch.optim uses a gradient tensor's data.
+        """
+        grads = [p.grad if type(p.grad) is float else _number(p.grad) for p in self.params]
         if not weight_decay:
-            return [p.grad for p in self.params]
-        return [p.grad + weight_decay * p.data for p in self.params]
+            return grads
+        return [g + weight_decay * p.data for p, g in zip(self.params, grads)]
+
+
+def _number(g: object) -> float:
+    """A gradient's number: a float, or the number a gradient Value holds."""
+    return g.data if isinstance(g, Value) else float(g)  # type: ignore[arg-type]
 
 
 class SGD(Optimizer):

@@ -5,7 +5,7 @@ operation its own small node showing the op's symbol, as in micrograd's
 ``trace_graph`` notebook. Drawing needs the optional ``graphviz`` Python package
 (``pip install "nanograd[viz]"``), imported only when :func:`draw_dot` runs, and
 rendering to an image needs Graphviz's ``dot`` program on the ``PATH``.
-:func:`explore` (from :mod:`nanograd.explore`) makes an interactive page of the same drawing.
+:func:`nanograd.explore.explore` makes an interactive page of the same drawing.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import re
 from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from .explore import Explorer, explore
 from .value import Value
 
 if TYPE_CHECKING:
@@ -22,7 +21,7 @@ if TYPE_CHECKING:
 
     from .compiler import Graph
 
-__all__ = ["FORMATS", "RANKDIRS", "Explorer", "draw_dot", "draw_values", "explore", "trace"]
+__all__ = ["FORMATS", "RANKDIRS", "draw_dot", "draw_graph", "draw_values", "trace", "walk"]
 
 #: The layout directions :func:`draw_dot` accepts: left to right, top to bottom.
 RANKDIRS = ("LR", "TB")
@@ -43,21 +42,27 @@ def trace(root: Value) -> tuple[list[Value], list[tuple[Value, Value]]]:
     ``inputs``, not :func:`nanograd.value.topological_order`, so that literal operands
     (the ``1.0`` of ``x + 1.0``) are drawn as the constant leaves they become there.
     """
+    nodes, inputs = walk(root)
+    edges = [(x, v) for v in nodes for x in inputs[v]]
+    return nodes, edges
+
+
+def walk(root: Value) -> tuple[list[Value], dict[Value, tuple[Value, ...]]]:
+    """:func:`trace`'s nodes, and the inputs of each as drawn (each literal a constant leaf of its own)."""
     nodes: list[Value] = []
-    seen = {root}
-    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(root.inputs))]
+    inputs = {root: root.inputs}
+    stack: list[tuple[Value, Iterator[Value]]] = [(root, iter(inputs[root]))]
     while stack:
         node, pending = stack[-1]
         for x in pending:
-            if x not in seen:
-                seen.add(x)
-                stack.append((x, iter(x.inputs)))
+            if x not in inputs:
+                inputs[x] = x.inputs  # read once: a literal's leaf is new at each read
+                stack.append((x, iter(inputs[x])))
                 break
         else:
             stack.pop()
             nodes.append(node)
-    edges = [(x, v) for v in nodes for x in v.inputs]
-    return nodes, edges
+    return nodes, inputs
 
 
 def _record_label(v: Value, label: str) -> str:
@@ -101,22 +106,27 @@ def draw_dot(
         raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
     if format not in FORMATS:
         raise ValueError(f"format must be one of {', '.join(FORMATS)}, got {format!r}")
-    nodes, _ = trace(root)
+    nodes, inputs = walk(root)
     if len(nodes) > max_nodes:
         raise ValueError(
             f"the graph has {len(nodes)} values, more than max_nodes={max_nodes}; "
             "pass a larger max_nodes to draw it anyway"
         )
-    return draw_values(nodes, format, rankdir, labels)
+    return draw_values(nodes, format, rankdir, labels, inputs)
 
 
 def draw_values(
-    nodes: Sequence[Value], format: str = "svg", rankdir: str = "LR", labels: Mapping[Value, str] | None = None
+    nodes: Sequence[Value],
+    format: str = "svg",
+    rankdir: str = "LR",
+    labels: Mapping[Value, str] | None = None,
+    inputs: Mapping[Value, Sequence[Value]] | None = None,
 ) -> graphviz.Digraph:
     """Draw ``nodes`` (a list from :func:`trace`, or part of one) as :func:`draw_dot` does.
 
     The i-th Value is the graphviz node ``v{i}`` and its op node ``v{i}_op``; an
-    input that is not in ``nodes`` gets no edge. ``format``, ``rankdir`` and ``labels``
+    input that is not in ``nodes`` gets no edge. ``inputs`` gives each node's inputs as
+    :func:`walk` found them (default: read afresh). ``format``, ``rankdir`` and ``labels``
     are not checked here (see :func:`draw_dot`).
     """
     labels = labels or {}
@@ -128,7 +138,7 @@ def draw_values(
             dot.node(f"{names[v]}_op", v.op.symbol)
             dot.edge(f"{names[v]}_op", names[v])
     for v in nodes:
-        for x in v.inputs:
+        for x in v.inputs if inputs is None else inputs[v]:
             if x in names:
                 dot.edge(names[x], f"{names[v]}_op")
     return dot

@@ -17,7 +17,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 
 from nanograd import Value, nn
-from nanograd.viz import explore, trace
+from nanograd.explore import explore
+from nanograd.viz import trace
 
 SEED = 1337  # the seed of scripts/make_gout.py and trace_graph.ipynb: the same neuron
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "explore.png"

@@ -26,9 +26,9 @@ from conftest import ROOT
 from conftest import seed_example as seed_graph
 
 from nanograd import OPS, Value, nn
-from nanograd.explore import Explorer, print_rule
-from nanograd.ops import FLOAT_MATH
-from nanograd.viz import explore, trace
+from nanograd.explore import Explorer, explore, print_rule
+from nanograd.float_math import FLOAT_MATH
+from nanograd.viz import trace
 
 pytest.importorskip("graphviz")
 pytestmark = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")

@@ -38,8 +38,8 @@ from collections import Counter
 import pytest
 
 from nanograd import OPS, Value
+from nanograd.backprop import VALUE_MATH
 from nanograd.ops import Op, power
-from nanograd.value import VALUE_MATH
 
 hypothesis = pytest.importorskip("hypothesis")
 torch = pytest.importorskip("torch")

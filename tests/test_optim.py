@@ -132,3 +132,18 @@ def test_zero_grad_clears_gradients() -> None:
 def test_bad_arguments(make, match: str) -> None:
     with pytest.raises(ValueError, match=match):
         make()
+
+
+@pytest.mark.parametrize("make", [lambda ps: SGD(ps, lr=0.1, momentum=0.9, weight_decay=0.01), lambda ps: Adam(ps)])
+def test_a_step_after_create_graph_uses_the_gradients_number(make) -> None:
+    """After ``backpropagate(create_graph=True)`` gradients are Values; a step uses their numbers, as torch does."""
+    first, second = [Value(1.5), Value(-0.5)], [Value(1.5), Value(-0.5)]
+    for params, create_graph in ((first, True), (second, False)):
+        opt = make(params)
+        for _ in range(3):
+            opt.zero_grad()
+            loss = params[0] ** 2 * params[1].tanh()
+            loss.backpropagate(create_graph=create_graph)
+            opt.step()
+    assert [type(p.data) for p in first] == [float, float]
+    assert [p.data for p in first] == [p.data for p in second]

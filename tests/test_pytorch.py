@@ -14,6 +14,7 @@ torch = pytest.importorskip("torch")
 nn = torch.nn
 
 from nanograd import Value, no_grad  # noqa: E402
+from nanograd.backprop import VALUE_MATH  # noqa: E402
 from nanograd.neural_net import ACTIVATIONS, MLP, Layer, Module, Neuron  # noqa: E402
 from nanograd.ops import OPS, power  # noqa: E402
 from nanograd.pytorch import (  # noqa: E402
@@ -25,7 +26,6 @@ from nanograd.pytorch import (  # noqa: E402
     value_from_tensor,
     value_to_tensor,
 )
-from nanograd.value import VALUE_MATH  # noqa: E402
 
 TIGHT = {"rtol": 1e-12, "atol": 1e-14}
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"

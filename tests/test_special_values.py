@@ -16,8 +16,8 @@ from dataclasses import dataclass
 import pytest
 
 from nanograd import OPS, Value
+from nanograd.backprop import VALUE_MATH
 from nanograd.ops import Op, power
-from nanograd.value import VALUE_MATH
 
 torch = pytest.importorskip("torch")
 from nanograd.pytorch import TORCH_MATH  # noqa: E402

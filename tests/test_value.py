@@ -14,8 +14,10 @@ from conftest import seed_example
 
 import nanograd
 from nanograd import Value, no_grad, topological_order, zero_grad
-from nanograd.ops import FLOAT_MATH, lookup, power
-from nanograd.value import _backprop_order, _node, make_node
+from nanograd.float_math import FLOAT_MATH
+from nanograd.generic_ops import make_node
+from nanograd.ops import lookup, power
+from nanograd.value import new_node
 
 
 def test_seed_example_prints_the_seed_numbers() -> None:
@@ -61,7 +63,7 @@ def test_micrograd_names_are_the_same_attributes() -> None:
     y.backward()
     assert (x.data, x.grad) == (x.of, x.gradient) == (2.0, 4.0)
     assert y._op == "+"
-    assert y._prev == y.inputs and y._prev[1].data == 1.0
+    assert [v.data for v in y._prev] == [v.data for v in y.inputs] == [4.0, 1.0]
     assert x._op == "" and x._prev == ()
     with pytest.raises(AttributeError):
         y._prev = ()  # read-only
@@ -352,16 +354,16 @@ def node_fields(v: Value) -> tuple[object, ...]:
 
 @pytest.mark.parametrize("name", ["add", "mul"])
 def test_add_and_mul_build_the_node_that_node_builds(name: str) -> None:
-    """``__add__`` and ``__mul__`` write ``_node`` out; their nodes must be the same, leaves under no_grad too."""
+    """``__add__`` and ``__mul__`` write ``new_node`` out; their nodes must be the same, leaves under no_grad too."""
     op, method = nanograd.OPS[name], getattr(Value, BINARY_OPERATORS[name])
     x = Value(1.5)
     for other in (Value(-2.0), -2.0, -2, True):
         number = other.data if isinstance(other, Value) else float(other)
         stored = other if isinstance(other, Value) else number
         data = op.forward(FLOAT_MATH, 1.5, number)
-        assert node_fields(method(x, other)) == node_fields(_node(data, op, x, stored))
+        assert node_fields(method(x, other)) == node_fields(new_node(data, op, x, stored))
         with no_grad():
-            assert node_fields(method(x, other)) == node_fields(_node(data, op, x, stored))
+            assert node_fields(method(x, other)) == node_fields(new_node(data, op, x, stored))
     for big in (Value(1e308), 1e308):
         with pytest.raises(OverflowError, match=f"{name}\\(1e\\+308, 1e\\+308\\) is not finite"):
             method(Value(1e308), big)
@@ -402,10 +404,23 @@ def test_a_number_operand_is_a_literal_not_a_leaf() -> None:
     assert topological_order(y) == [x, y.operands[0], y]
     y.backpropagate()
     assert x.grad == 2.0
-    # Asked for as inputs, a literal becomes a constant leaf holding the gradient it received.
+    # Asked for as inputs, a literal is a constant leaf holding the gradient it would have received.
     (_, one), (_, two) = y.inputs, y.inputs[0].inputs
     assert (one.data, one.grad, two.data, two.grad) == (1.0, 1.0, 2.0, 3.0)
-    assert y.inputs[1] is one  # and stays that leaf
+
+
+def test_reading_inputs_changes_nothing() -> None:
+    """``inputs`` makes a fresh constant leaf per literal at each read; the graph keeps the number."""
+    x = Value(3.0)
+    y = (2 * x + 1.0).tanh() * x
+    before = (topological_order(y), [v.operands for v in topological_order(y)])
+    for v in topological_order(y):
+        _ = v.inputs, v._prev
+    assert (topological_order(y), [v.operands for v in topological_order(y)]) == before
+    assert y.inputs[0].inputs[0].inputs[1] is not y.inputs[0].inputs[0].inputs[1]
+    assert len(topological_order(y)) == 5
+    y.backpropagate()
+    assert x.grad == pytest.approx(math.tanh(7.0) + 3.0 * 2.0 * (1 - math.tanh(7.0) ** 2), rel=1e-15)
 
 
 def test_literals_on_the_left_of_non_commutative_ops() -> None:
@@ -431,36 +446,6 @@ def test_topological_order_is_pure_and_puts_inputs_first() -> None:
     assert sorted(map(id, order)) == sorted(map(id, (a, b, c, d, e))) and order[-1] is e
     for v in order:
         assert all(order.index(x) < order.index(v) for x in v.inputs)
-
-
-def test_backprops_own_walk_is_topological_order_without_leaves_and_zeroes_gradients() -> None:
-    """``_backprop_order`` marks visited nodes by their gradient; its order must be topological_order's."""
-    rng = random.Random(7)
-    total = nanograd.Op("total", "Σ", 3, lambda m, *v: sum(v), lambda m, g, out, *v: (g, g, g))
-    for _ in range(60):
-        nodes = [Value(rng.uniform(-2, 2)) for _ in range(rng.randint(1, 4))]
-        for _ in range(rng.randint(1, 40)):
-            x, y, z = (rng.choice(nodes) for _ in range(3))
-            kind = rng.randrange(5)
-            if kind == 0:
-                nodes.append(x * y)  # x * x too, when the choices agree
-            elif kind == 1:
-                nodes.append(x + 1.5 if rng.random() < 0.5 else 2.0 - x)
-            elif kind == 2:
-                nodes.append(x.tanh())
-            elif kind == 3:
-                nodes.append(make_node(total, (x, y, z), x.data + y.data + z.data))
-            else:
-                nodes.append(Value(x.data, (x, y), "custom"))
-        root = nodes[-1]
-        for v in nodes:
-            v.grad = rng.choice((1.5, Value(2.0), 0.0))
-        leaf_grads = [(v, v.grad) for v in topological_order(root) if v.op is None]
-        order = _backprop_order(root)
-        assert order == [v for v in topological_order(root) if v.op is not None]
-        assert all(v.grad == 0.0 and type(v.grad) is float for v in order)
-        assert all(v.grad is g for v, g in leaf_grads)
-    assert _backprop_order(Value(1.0)) == []
 
 
 # -- micrograd compatibility ---------------------------------------------------------------
@@ -519,7 +504,37 @@ def test_custom_op_without_backward_passes_nothing_and_cannot_give_second_deriva
     with pytest.raises(TypeError, match="first-order"):
         micrograd_style_tanh(x).backpropagate(create_graph=True)
     with pytest.raises(AttributeError, match="_backward"):
-        x._backward = lambda: None
+        (x * 2)._backward = lambda: None  # a table op's rule is the table's
+    x._backward = lambda: None  # a leaf's backward step does nothing, as in micrograd
+    assert x.op is None
+
+
+def test_the_custom_op_idiom_under_no_grad_makes_a_constant() -> None:
+    """Inside no_grad, ``Value(d, children, op)`` is a plain leaf and setting its ``_backward`` is harmless."""
+    x = Value(0.5)
+    with no_grad():
+        out = micrograd_style_tanh(x)
+    assert out.op is None and out.data == pytest.approx(math.tanh(0.5), rel=1e-15)
+    # gradcheck evaluates fn under no_grad: it now gets to compare the derivatives
+    assert nanograd.gradcheck(micrograd_style_tanh, [0.5])
+
+    def wrong(x: Value) -> Value:
+        out = Value(3.0 * x.data, (x,), "triple")
+
+        def _backward() -> None:
+            x.grad += 2.0 * out.grad
+
+        out._backward = _backward
+        return out
+
+    with pytest.raises(nanograd.GradcheckError, match=r"analytical 2\.0, numerical 2\.99999"):
+        nanograd.gradcheck(wrong, [0.5])
+
+
+def test_format_formats_the_number() -> None:
+    loss = Value(0.123456)
+    assert f"{loss:.4f}" == "0.1235" and f"{loss:>8.2e}" == "1.23e-01"
+    assert f"{loss}" == repr(loss) == "Value(of=0.123456, gradient=0.0)"
 
 
 def test_label_is_keyword_only() -> None:

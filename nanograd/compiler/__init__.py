@@ -41,9 +41,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .._gc import cyclic_gc_paused
+from ..generic_ops import make_node
+from ..grad_mode import is_grad_enabled
 from ..ops import Op
-from ..value import Value, is_grad_enabled, make_node
+from ..value import Value
 from .backends import BACKENDS, ArrayBackend, Backend, default_backend
 from .graph import Graph, Node
 from .lowering import Plan, build_plan
@@ -193,9 +194,8 @@ class CompiledFunction:
         """The cached trace for ``shapes``, tracing (and checking) on the first call."""
         compiled = self._cache.get(shapes)
         if compiled is None:
-            with cyclic_gc_paused():  # graphs hold no cycles; the collector would only slow this down
-                t = trace(self.fn, shapes, self._sample(columns, 0))
-                plan = build_plan(t.graph) if isinstance(self.backend, ArrayBackend) else None
+            t = trace(self.fn, shapes, self._sample(columns, 0))
+            plan = build_plan(t.graph) if isinstance(self.backend, ArrayBackend) else None
             compiled = _Compiled(t.graph, t.params, plan)
             if self.check:
                 self._check(compiled, columns)

@@ -7,7 +7,7 @@ of the captured parameters (summed over the batch) and of the arguments (per sam
 
 * ``python`` -- :data:`~nanograd.ops.FLOAT_MATH`, one sample at a time, standard library only.
 * ``numpy``  -- :data:`NUMPY_MATH` over the lowered :class:`~.lowering.Plan` (matrix products).
-* ``torch``  -- :data:`nanograd.pytorch.TORCH_MATH` over the same plan, on the batch's device.
+* ``torch``  -- :func:`TORCH_MATH` over the same plan, on the batch's device.
 
 Non-finite numbers follow the eager engine: when a backend sees one appear (numpy's
 floating-point flags, a non-finite sum of torch's arrays, a float exception), it replays
@@ -25,7 +25,8 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from ..ops import FLOAT_GRAD_MATH, FLOAT_MATH, Op, lookup
+from ..float_math import FLOAT_GRAD_MATH, FLOAT_MATH
+from ..ops import Op, lookup
 from .graph import LEAF_KINDS, Graph
 from .lowering import Argument, Array, Gather, Leaves, Linear, Map, Plan, build_plan
 from .trace import replay
@@ -427,10 +428,8 @@ class TorchBackend(ArrayBackend):
         super().__init__()
         import torch
 
-        from ..pytorch import TORCH_MATH
-
         self.torch = torch
-        self.math = TORCH_MATH
+        self.math = TORCH_MATH()
 
     def column(self, batch: Any) -> Array:
         if isinstance(batch, self.torch.Tensor):
@@ -478,6 +477,13 @@ def NUMPY_MATH() -> SimpleNamespace:
     if _NUMPY_MATH is None:
         _NUMPY_MATH = _numpy_math()
     return _NUMPY_MATH
+
+
+def TORCH_MATH() -> SimpleNamespace:
+    """The op table's math namespace for torch tensors: torch's function of each name (imported on first use)."""
+    import torch
+
+    return SimpleNamespace(**{name: getattr(torch, name) for name in vars(FLOAT_MATH)})
 
 
 #: A backend: an interpreter of the op table (see the module docstring).

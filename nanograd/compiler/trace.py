@@ -13,8 +13,10 @@ import numbers
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from ..backprop import VALUE_MATH, topological_order
+from ..gc_tuning import make_room_for_graphs
 from ..ops import lookup
-from ..value import VALUE_MATH, Value, topological_order
+from ..value import Value
 from .graph import Graph, Node
 
 #: One call's arguments: a number for a scalar argument, a sequence of numbers for a vector one.
@@ -39,6 +41,8 @@ def trace(fn: Callable[..., object], shapes: Sequence[int | None], sample: Sampl
     """Call ``fn`` once on ``sample`` and record the graph; TypeError if it returns no Value."""
     args = argument_values(shapes, sample)
     out = _call(fn, args)
+    order = topological_order(out)
+    make_room_for_graphs(len(order))  # the second call builds a graph as large
     # Call fn a second time: the Values it creates are new objects each time, the Values it
     # captures are the same objects in both graphs. (No hook into Value is needed.)
     captured = set(topological_order(_call(fn, argument_values(shapes, sample))))
@@ -47,7 +51,7 @@ def trace(fn: Callable[..., object], shapes: Sequence[int | None], sample: Sampl
     index: dict[Value, int] = {}
     nodes: list[Node] = []
     params: list[Value] = []
-    for v in _order_stopping_at_captured(out, captured):
+    for v in _stopping_at_captured(out, order, captured):
         if v in slots:
             node = Node("arg", slot=slots[v])
         elif v in captured:
@@ -77,9 +81,8 @@ def _call(fn: Callable[..., object], args: list[Value | list[Value]]) -> Value:
     return out
 
 
-def _order_stopping_at_captured(out: Value, captured: set[Value]) -> list[Value]:
-    """``topological_order(out)`` without the Values only reachable through captured ones."""
-    order = topological_order(out)
+def _stopping_at_captured(out: Value, order: list[Value], captured: set[Value]) -> list[Value]:
+    """``order``, ``topological_order(out)``, without the Values only reachable through captured ones."""
     needed = {out}
     for v in reversed(order):
         if v in needed and v not in captured:
