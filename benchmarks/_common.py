@@ -142,18 +142,30 @@ def in_children(script: str, keys: Sequence[str], measure: Callable[[str], dict]
 
     Called in the parent (no ``--child`` argument), it runs ``script`` once per key and
     returns ``{key: result}``; called in a child, it prints the result and returns None.
+    With ``--rounds N`` (default 3) every key is measured N times, the rounds interleaved
+    (key 1, key 2, ..., key 1, key 2, ...) so that a slow spell of a shared machine falls on
+    all of them, and each key keeps the round with its median ``step_s``.
     """
     parser = argparse.ArgumentParser()
     parser.add_argument("--child", choices=keys, help="take one measurement and print it as JSON (internal)")
+    parser.add_argument("--rounds", type=int, default=3, help="measurements per key, interleaved (default: 3)")
     args = parser.parse_args()
     if args.child:
         print(json.dumps(measure(args.child)))
         return None
-    results = {}
-    for key in keys:
-        out = subprocess.run([sys.executable, script, "--child", key], check=True, capture_output=True, text=True)
-        results[key] = json.loads(out.stdout)
-    return results
+    rounds: dict[str, list[dict]] = {key: [] for key in keys}
+    for _ in range(max(1, args.rounds)):
+        for key in keys:
+            out = subprocess.run([sys.executable, script, "--child", key], check=True, capture_output=True, text=True)
+            rounds[key].append(json.loads(out.stdout))
+    return {key: _median_round(results) for key, results in rounds.items()}
+
+
+def _median_round(results: list[dict]) -> dict:
+    """The round whose ``step_s`` is the median (the first round for results without one)."""
+    if not all("step_s" in r for r in results):
+        return results[0]
+    return sorted(results, key=lambda r: r["step_s"])[len(results) // 2]
 
 
 def write_results(name: str, table: str, results: dict) -> None:

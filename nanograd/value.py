@@ -245,7 +245,7 @@ class Value(Node, MicrogradNames):
             other = _coerce(other, _SUB, "__rsub__")
             if other is NotImplemented:
                 return NotImplemented
-        return new_node(self.data - number_of(other), _SUB, self, other)
+        return new_node(self.data - (other if type(other) is float else other.data), _SUB, self, other)  # type: ignore[union-attr]
 
     def __rsub__(self, other: Operand) -> Value:
         """y - x for a number y (op 'sub')."""
@@ -258,7 +258,7 @@ class Value(Node, MicrogradNames):
             other = _coerce(other, _DIV, "__rtruediv__")
             if other is NotImplemented:
                 return NotImplemented
-        x, y = self.data, number_of(other)
+        x, y = self.data, other if type(other) is float else other.data  # type: ignore[union-attr]
         try:
             out = x / y
         except ZeroDivisionError as e:
