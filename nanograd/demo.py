@@ -67,14 +67,6 @@ def make_optimizer(name: str, params: list[Value], steps: int) -> Optimizer:
     return OPTIMIZERS[name](params, steps)
 
 
-def score(model: MLP, x: Sequence[float]) -> Value:
-    """The output of ``model``, which must have a single output neuron, for the point ``x``."""
-    out = model(x)
-    if not isinstance(out, Value):
-        raise ValueError(f"the demo needs a model with one output, got {len(out)} outputs")
-    return out
-
-
 def loss_and_accuracy(
     model: MLP, X: Sequence[Sequence[float]], y: Sequence[float], alpha: float = 1e-4
 ) -> tuple[Value, float]:
@@ -83,7 +75,7 @@ def loss_and_accuracy(
     Computed in micrograd's order (``data_loss + reg_loss``), so the loss is bit for bit
     micrograd's. The accuracy is the fraction of points whose score has the label's sign.
     """
-    scores = [score(model, x) for x in X]
+    scores = [model.scalar(x) for x in X]
     total = hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha)
     accuracy = sum((yi > 0) == (s.data > 0) for yi, s in zip(y, scores)) / len(y)
     return total, accuracy
