@@ -23,7 +23,7 @@ try:
     from torch import nn
     from torch.autograd.function import once_differentiable
 except ImportError as e:
-    raise ImportError('nanograd.pytorch needs PyTorch: pip install "nanograd[torch]"') from e
+    raise ImportError('nanograd.pytorch needs PyTorch: pip install -e ".[torch]" in a checkout of nanograd') from e
 
 from .compiler import CompiledFunction, compile
 from .neural_net import ACTIVATIONS, MLP, Layer, Neuron
