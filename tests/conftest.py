@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -14,19 +19,27 @@ from nanograd import Value
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_notebook(name: str, tmp_path: Path, timeout: int = 600) -> object:
-    """Execute the notebook ``name`` (at the repository root) top to bottom in ``tmp_path``.
+def load_module(path: Path) -> ModuleType:
+    """Import the Python file at ``path`` (in ``examples/`` or ``scripts/``, which are not packages)."""
+    spec = importlib.util.spec_from_file_location(f"{path.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
-    Returns the executed notebook; any cell error fails the test.
+
+@pytest.fixture(scope="session")
+def executed_notebook() -> Callable[[str], Any]:
+    """``executed_notebook(name)``: the notebook ``name`` (at the repository root) run top to bottom.
+
+    Each notebook runs once per test session, by ``scripts/make_notebooks.py``, which also
+    writes the committed outputs; any cell error fails the test.
     """
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(ROOT / name, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    return nb
+    pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    make_notebooks = load_module(ROOT / "scripts" / "make_notebooks.py")
+    return functools.cache(lambda name: make_notebooks.execute(ROOT / name))
 
 
 @pytest.fixture
