@@ -226,6 +226,7 @@ class Neuron(Module):
         self.b = Value(0.0)
 
     def __call__(self, x: Sequence[Value | Number]) -> Value:
+        """The neuron's output for the ``nin`` inputs ``x`` (Values or numbers); ValueError for another count."""
         if len(x) != len(self.w):
             raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
         # sum() with a start value adds left to right: ((b + w0*x0) + w1*x1) + ...,
@@ -271,6 +272,7 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, init, fan_out=nout) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
+        """The outputs for the inputs ``x``: a list, or one Value for a layer of one neuron (as in micrograd)."""
         out = self.outputs(x)
         return out[0] if len(out) == 1 else out
 
@@ -333,6 +335,7 @@ class MLP(Module):
         self.layers = [Layer(sizes[i], sizes[i + 1], activations[i], init) for i in range(len(nouts))]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
+        """The model's outputs for the inputs ``x``: a list, or one Value when the last layer has one neuron."""
         out = self.outputs(x)
         return out[0] if len(out) == 1 else out
 

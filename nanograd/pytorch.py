@@ -218,6 +218,7 @@ class ScalarFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, f: CompiledFunction) -> torch.Tensor:
+        """``f`` on every row of ``x``; saves each row's gradient for :meth:`backward` when torch needs it."""
         need_grad = ctx.needs_input_grad[0]
         if need_grad and not is_grad_enabled():
             raise RuntimeError("nanograd.pytorch.function: gradients are needed but nanograd.no_grad() is on")
@@ -232,6 +233,7 @@ class ScalarFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """The gradient for ``x``: each row's saved gradient times its output's gradient (none for ``f``)."""
         (jacobian,) = ctx.saved_tensors
         return grad_output[:, None] * jacobian, None
 
@@ -256,6 +258,7 @@ class FunctionModule(nn.Module):
         return out
 
     def extra_repr(self) -> str:
+        """The wrapped function's name, shown in the module's repr."""
         return getattr(self.fn, "__name__", repr(self.fn))
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import importlib.util
 import os
+import shutil
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -101,3 +102,21 @@ def make_dev_zero_link(tmp_path: Path, name: str = "model.json") -> Path:
     """A symbolic link at ``tmp_path / name`` to ``/dev/zero``, which never ends."""
     (tmp_path / name).symlink_to("/dev/zero")
     return tmp_path / name
+
+
+def chromium() -> str | None:
+    """A Chromium installed on the system (never downloaded)."""
+    return os.environ.get("NANOGRAD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The system Chromium, headless, driven by Playwright; skips the test when either is missing."""
+    path = chromium()
+    if path is None:
+        pytest.skip("no Chromium installed: apt-get install chromium, or set NANOGRAD_CHROMIUM=/path/to/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright for Python: pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path)
+        yield b
+        b.close()
