@@ -33,7 +33,7 @@ import pytest
 from conftest import ROOT
 
 PACKAGE = ROOT / "nanograd"
-PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+PAGES = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", *sorted((ROOT / "docs").rglob("*.md"))]
 #: A fenced block, also one indented in a list item: its indent, language and body.
 FENCE = re.compile(r"^( *)```(\w*)\n(.*?)^\1```$", flags=re.S | re.M)
 PRINTS = re.compile(r"# prints (.*?)(?:, .*)?$", flags=re.M)
