@@ -131,13 +131,18 @@ def run_demo(args: argparse.Namespace) -> int:
     optimizer = demo.make_optimizer(args.optimizer, model.parameters(), args.steps)
     with tqdm(total=args.steps, desc=f"training ({args.engine})", unit="step") as bar:
 
+        def show(loss: float, accuracy: float) -> None:
+            bar.set_postfix(loss=f"{loss:.4f}", accuracy=f"{100 * accuracy:.1f}%", refresh=False)
+
         def on_step(k: int, loss: float, accuracy: float) -> None:
-            bar.set_postfix(loss=f"{loss:.4f}", accuracy=f"{100 * accuracy:.0f}%", refresh=False)
+            show(loss, accuracy)
             bar.update()
 
         history = demo.train(model, X, y, steps=args.steps, optimizer=optimizer, on_step=on_step, engine=args.engine)
-    with no_grad():
-        loss, accuracy = demo.loss_and_accuracy(model, X, y)
+        with no_grad():
+            loss, accuracy = demo.loss_and_accuracy(model, X, y)
+        # A step reports the loss before its update; the bar ends on the trained model's, printed below.
+        show(loss.data, accuracy)
     print(f"final loss {loss.data:.4f}, accuracy {100 * accuracy:.1f}%")
 
     figures = {

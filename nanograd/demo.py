@@ -1,7 +1,7 @@
 """The moons demo: train a small MLP to separate scikit-learn's two moons, as micrograd does.
 
-Needs the demo extras (``pip install "nanograd[demo]"``: numpy, matplotlib,
-scikit-learn). The pieces are usable on their own::
+Needs the demo extras: numpy, matplotlib, scikit-learn (in a checkout of nanograd,
+``pip install -e ".[demo]"``). The pieces are usable on their own::
 
     X, y = make_moons_data(n_samples=100, seed=1337)
     model = make_model(seed=1337)                  # MLP(2, [16, 16, 1])
@@ -17,10 +17,14 @@ import os
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 from sklearn.datasets import make_moons
 
 from ._io import atomic_write
@@ -66,14 +70,6 @@ def make_optimizer(name: str, params: list[Value], steps: int) -> Optimizer:
     return OPTIMIZERS[name](params, steps)
 
 
-def score(model: MLP, x: Sequence[float]) -> Value:
-    """The output of ``model``, which must have a single output neuron, for the point ``x``."""
-    out = model(x)
-    if not isinstance(out, Value):
-        raise ValueError(f"the demo needs a model with one output, got {len(out)} outputs")
-    return out
-
-
 def loss_and_accuracy(
     model: MLP, X: Sequence[Sequence[float]], y: Sequence[float], alpha: float = 1e-4
 ) -> tuple[Value, float]:
@@ -82,7 +78,7 @@ def loss_and_accuracy(
     Computed in micrograd's order (``data_loss + reg_loss``), so the loss is bit for bit
     micrograd's. The accuracy is the fraction of points whose score has the label's sign.
     """
-    scores = [score(model, x) for x in X]
+    scores = [model.scalar(x) for x in X]
     total = hinge_loss(scores, y) + l2_penalty(model.parameters(), alpha)
     accuracy = sum((yi > 0) == (s.data > 0) for yi, s in zip(y, scores)) / len(y)
     return total, accuracy
@@ -155,32 +151,87 @@ def train(
     return history
 
 
-def plot_decision_boundary(model: MLP, X: Sequence[Sequence[float]], y: Sequence[float], h: float = 0.1) -> Figure:
-    """The model's decision regions over a mesh of spacing ``h``, with the data points on top."""
-    points = np.asarray(X)
+#: One colour per class in every figure: its points, and the region where the model predicts it.
+CLASS_COLORS = {-1.0: "tab:red", 1.0: "tab:blue"}
+#: How strongly the predicted regions are tinted under the points.
+REGION_ALPHA = 0.25
+
+
+def _figure(**kwargs: Any) -> Figure:
+    """A new Figure drawn by the Agg backend, without pyplot's global state."""
+    fig = Figure(**kwargs)
+    FigureCanvasAgg(fig)
+    return fig
+
+
+def _scatter_classes(ax: Axes, X: Sequence[Sequence[float]], y: Sequence[float]) -> None:
+    """The points of each class in its colour of :data:`CLASS_COLORS`, labelled for the legend, and the axes named."""
+    points, labels = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    for label, color in CLASS_COLORS.items():
+        mine = labels == label
+        ax.scatter(
+            points[mine, 0],
+            points[mine, 1],
+            color=color,
+            s=30,
+            edgecolors="white",
+            linewidths=0.5,
+            label=f"class {label:+.0f}",
+        )
+    ax.set(xlabel="x[0]", ylabel="x[1]")
+
+
+def plot_data(X: Sequence[Sequence[float]], y: Sequence[float]) -> Figure:
+    """The data set alone: each class in its colour of :data:`CLASS_COLORS`."""
+    fig = _figure(figsize=(6, 4.5))
+    ax = fig.subplots()
+    _scatter_classes(ax, X, y)
+    ax.set_title(f"two moons: {len(y)} points")
+    ax.legend(loc="upper right")
+    return fig
+
+
+def plot_decision_boundary(model: MLP, X: Sequence[Sequence[float]], y: Sequence[float], h: float = 0.02) -> Figure:
+    """The model's predicted regions and its decision boundary (score 0), with the data points on top.
+
+    The scores are computed on a mesh of spacing ``h`` (one compiled batch) and the
+    boundary is the contour line of score 0 between the mesh points, so it is smooth. Each
+    region is tinted with the colour of the class predicted there, the colour of that
+    class's points.
+    """
+    points = np.asarray(X, dtype=float)
     x_min, y_min = points.min(axis=0) - 1
     x_max, y_max = points.max(axis=0) + 1
     xx, yy = np.meshgrid(np.arange(x_min, x_max, h), np.arange(y_min, y_max, h))
-    Z = compile(model).map(np.c_[xx.ravel(), yy.ravel()]) > 0  # the whole grid as one batch
-    fig = Figure()
-    FigureCanvasAgg(fig)
+    scores = compile(model).map(np.c_[xx.ravel(), yy.ravel()]).reshape(xx.shape)  # the whole mesh as one batch
+    fig = _figure(figsize=(6, 4.5))
     ax = fig.subplots()
-    ax.contourf(xx, yy, Z.reshape(xx.shape), cmap="Spectral", alpha=0.8)
-    ax.scatter(points[:, 0], points[:, 1], c=y, s=40, cmap="Spectral")
+    low, high = min(scores.min(), 0.0) - 1, max(scores.max(), 0.0) + 1
+    colors = [CLASS_COLORS[-1.0], CLASS_COLORS[1.0]]
+    ax.contourf(xx, yy, scores, levels=[low, 0.0, high], colors=colors, alpha=REGION_ALPHA)
+    ax.contour(xx, yy, scores, levels=[0.0], colors="black", linewidths=1)
+    _scatter_classes(ax, X, y)
+    regions = [
+        Patch(color=color, alpha=REGION_ALPHA, label=f"predicted {label:+.0f}") for label, color in CLASS_COLORS.items()
+    ]
+    handles = [*ax.get_legend_handles_labels()[0], *regions, Line2D([], [], color="black", label="score = 0")]
+    ax.legend(handles=handles, loc="upper right", fontsize="small")
+    ax.set_title(f"decision boundary of MLP({model.layers[0].nin}, {[layer.nout for layer in model.layers]})")
     ax.set_xlim(xx.min(), xx.max())
     ax.set_ylim(yy.min(), yy.max())
     return fig
 
 
 def plot_history(history: History) -> Figure:
-    """Loss (log scale) and accuracy per training step, side by side."""
-    fig = Figure(figsize=(10, 4))
-    FigureCanvasAgg(fig)
+    """Loss (log scale) and accuracy per training step, side by side (each step's, before its update)."""
+    fig = _figure(figsize=(10, 4))
     ax_loss, ax_acc = fig.subplots(1, 2)
-    ax_loss.plot(history.loss)
+    ax_loss.plot(history.loss, label="hinge loss + L2")
     ax_loss.set(yscale="log", xlabel="step", ylabel="loss", title="training loss")
-    ax_acc.plot([100 * a for a in history.accuracy])
+    ax_acc.plot([100 * a for a in history.accuracy], color="tab:green", label="training points classified right")
     ax_acc.set(xlabel="step", ylabel="accuracy (%)", title="training accuracy")
+    ax_loss.legend(loc="upper right")
+    ax_acc.legend(loc="lower right")
     fig.tight_layout()
     return fig
 

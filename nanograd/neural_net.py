@@ -194,6 +194,13 @@ def _preview(names: list[str], limit: int = 3) -> str:
     return f"[{shown}{', ...' if len(names) > limit else ''}]"
 
 
+def _single(who: str, outputs: list[Value]) -> Value:
+    """The one Value of ``outputs``; ValueError naming ``who`` when there are more."""
+    if len(outputs) != 1:
+        raise ValueError(f"{who}.scalar: the model has {len(outputs)} outputs, not one; call it to get them all")
+    return outputs[0]
+
+
 class Neuron(Module):
     """``activation(b + sum_i w_i * x_i)`` for ``nin`` inputs.
 
@@ -220,6 +227,7 @@ class Neuron(Module):
         self.b = Value(0.0)
 
     def __call__(self, x: Sequence[Value | Number]) -> Value:
+        """The neuron's output for the ``nin`` inputs ``x`` (Values or numbers); ValueError for another count."""
         if len(x) != len(self.w):
             raise ValueError(f"Neuron: expected {len(self.w)} inputs, got {len(x)}")
         # sum() with a start value adds left to right: ((b + w0*x0) + w1*x1) + ...,
@@ -245,7 +253,9 @@ class Layer(Module):
     """``nout`` neurons that share the same ``nin`` inputs.
 
     ``activation``, ``nonlin`` and ``init`` are as for :class:`Neuron`. Calling a layer
-    gives a list of ``nout`` Values, or one Value when ``nout == 1`` (as in micrograd).
+    gives a list of ``nout`` Values, or one Value when ``nout == 1`` (as in micrograd);
+    :meth:`outputs` always gives the list and :meth:`scalar` the one Value, each with a
+    type a type checker can follow.
     """
 
     def __init__(
@@ -263,12 +273,17 @@ class Layer(Module):
         self.neurons = [Neuron(nin, activation, init, fan_out=nout) for _ in range(nout)]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
-        out = self._outputs(x)
+        """The outputs for the inputs ``x``: a list, or one Value for a layer of one neuron (as in micrograd)."""
+        out = self.outputs(x)
         return out[0] if len(out) == 1 else out
 
-    def _outputs(self, x: Sequence[Value | Number]) -> list[Value]:
+    def outputs(self, x: Sequence[Value | Number]) -> list[Value]:
         """Every neuron's output, as a list also when there is one neuron."""
         return [n(x) for n in self.neurons]
+
+    def scalar(self, x: Sequence[Value | Number]) -> Value:
+        """The output of a layer of one neuron, typed as one Value; ValueError for a wider layer."""
+        return _single("Layer", self.outputs(x))
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for i, n in enumerate(self.neurons):
@@ -321,9 +336,25 @@ class MLP(Module):
         self.layers = [Layer(sizes[i], sizes[i + 1], activations[i], init) for i in range(len(nouts))]
 
     def __call__(self, x: Sequence[Value | Number]) -> Value | list[Value]:
-        for layer in self.layers[:-1]:
-            x = layer._outputs(x)
-        return self.layers[-1](x)
+        """The model's outputs for the inputs ``x``: a list, or one Value when the last layer has one neuron."""
+        out = self.outputs(x)
+        return out[0] if len(out) == 1 else out
+
+    def outputs(self, x: Sequence[Value | Number]) -> list[Value]:
+        """The last layer's outputs, as a list also when there is one."""
+        out = self.layers[0].outputs(x)
+        for layer in self.layers[1:]:
+            out = layer.outputs(out)
+        return out
+
+    def scalar(self, x: Sequence[Value | Number]) -> Value:
+        """The output of a model whose last layer has one neuron, typed as one Value.
+
+        ``model(x)`` returns a Value or a list, as micrograd's does, so a type checker
+        cannot know which; ``model.scalar(x)`` is the same Value for a type checker too.
+        A model with more outputs raises ValueError.
+        """
+        return _single("MLP", self.outputs(x))
 
     def named_parameters(self) -> Iterator[tuple[str, Value]]:
         for i, layer in enumerate(self.layers):

@@ -22,7 +22,7 @@ try:
     from torch import nn
     from torch.autograd.function import once_differentiable
 except ImportError as e:
-    raise ImportError('nanograd.pytorch needs PyTorch: pip install "nanograd[torch]"') from e
+    raise ImportError('nanograd.pytorch needs PyTorch: pip install -e ".[torch]" in a checkout of nanograd') from e
 
 from .compiler import CompiledFunction, compile
 from .compiler.backends import TORCH_MATH as torch_math
@@ -220,6 +220,7 @@ class ScalarFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, f: CompiledFunction) -> torch.Tensor:
+        """``f`` on every row of ``x``; saves each row's gradient for :meth:`backward` when torch needs it."""
         need_grad = ctx.needs_input_grad[0]
         if need_grad and not is_grad_enabled():
             raise RuntimeError("nanograd.pytorch.function: gradients are needed but nanograd.no_grad() is on")
@@ -234,6 +235,7 @@ class ScalarFunction(torch.autograd.Function):
     @staticmethod
     @once_differentiable
     def backward(ctx: Any, grad_output: torch.Tensor) -> tuple[torch.Tensor, None]:
+        """The gradient for ``x``: each row's saved gradient times its output's gradient (none for ``f``)."""
         (jacobian,) = ctx.saved_tensors
         return grad_output[:, None] * jacobian, None
 
@@ -258,6 +260,7 @@ class FunctionModule(nn.Module):
         return out
 
     def extra_repr(self) -> str:
+        """The wrapped function's name, shown in the module's repr."""
         return getattr(self.fn, "__name__", repr(self.fn))
 
 

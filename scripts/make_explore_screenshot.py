@@ -1,26 +1,25 @@
 """Write ``explore.png``: ``nanograd explore``'s page for the README's 2D neuron, part way through backprop.
 
 Usage: ``python scripts/make_explore_screenshot.py [OUTPUT] [--chromium PATH]`` (default:
-``explore.png`` at the repository root). Needs ``pip install "nanograd[viz]" playwright``,
-Graphviz's ``dot`` and a Chromium installed by the system (``apt-get install chromium``);
-Playwright drives that Chromium headless and downloads no browser.
+``explore.png`` at the repository root). Needs the graphviz Python package and Playwright
+(in a checkout of nanograd, ``pip install -e ".[viz]" playwright``), Graphviz's ``dot`` and a
+Chromium installed by the system (``apt-get install chromium``); Playwright drives that
+Chromium headless and downloads no browser.
 """
 
 from __future__ import annotations
 
 import argparse
-import random
 import shutil
 import tempfile
 from pathlib import Path
 
 from playwright.sync_api import sync_playwright
+from readme_neuron import labelled_neuron
 
-from nanograd import Value, nn
 from nanograd.explore import explore
 from nanograd.viz import trace
 
-SEED = 1337  # the seed of scripts/make_gout.py and trace_graph.ipynb: the same neuron
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "explore.png"
 BACKWARD_STEPS = 3  # where the screenshot stops: three nodes into the backward pass
 
@@ -34,13 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.chromium is None:
         parser.error("no chromium on the PATH: install it (apt-get install chromium) or pass --chromium PATH")
 
-    random.seed(SEED)
-    n = nn.Neuron(2)
-    x = [Value(1.0, label="x1"), Value(-2.0, label="x2")]
-    n.w[0].label, n.w[1].label, n.b.label = "w1", "w2", "b"
-    y = n(x)
-    y.label = "y"
-    y.backpropagate()
+    y = labelled_neuron()
     with tempfile.TemporaryDirectory() as tmp:
         page_file = explore(y, title="relu(w1*x1 + w2*x2 + b)").save(Path(tmp) / "neuron.html")
         with sync_playwright() as p:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import functools
+import importlib.util
 import os
+import shutil
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
+from typing import Any
 
 import pytest
 
@@ -14,19 +20,27 @@ from nanograd import Value
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run_notebook(name: str, tmp_path: Path, timeout: int = 600) -> object:
-    """Execute the notebook ``name`` (at the repository root) top to bottom in ``tmp_path``.
+def load_module(path: Path) -> ModuleType:
+    """Import the Python file at ``path`` (in ``examples/`` or ``scripts/``, which are not packages)."""
+    spec = importlib.util.spec_from_file_location(f"{path.parent.name}_{path.stem}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
+    spec.loader.exec_module(module)
+    return module
 
-    Returns the executed notebook; any cell error fails the test.
+
+@pytest.fixture(scope="session")
+def executed_notebook() -> Callable[[str], Any]:
+    """``executed_notebook(name)``: the notebook ``name`` (at the repository root) run top to bottom.
+
+    Each notebook runs once per test session, by ``scripts/make_notebooks.py``, which also
+    writes the committed outputs; any cell error fails the test.
     """
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    nb = nbformat.read(ROOT / name, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=timeout, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-    )
-    client.execute()
-    return nb
+    pytest.importorskip("nbformat")
+    pytest.importorskip("nbclient")
+    make_notebooks = load_module(ROOT / "scripts" / "make_notebooks.py")
+    return functools.cache(lambda name: make_notebooks.execute(ROOT / name))
 
 
 @pytest.fixture
@@ -88,3 +102,21 @@ def make_dev_zero_link(tmp_path: Path, name: str = "model.json") -> Path:
     """A symbolic link at ``tmp_path / name`` to ``/dev/zero``, which never ends."""
     (tmp_path / name).symlink_to("/dev/zero")
     return tmp_path / name
+
+
+def chromium() -> str | None:
+    """A Chromium installed on the system (never downloaded)."""
+    return os.environ.get("NANOGRAD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    """The system Chromium, headless, driven by Playwright; skips the test when either is missing."""
+    path = chromium()
+    if path is None:
+        pytest.skip("no Chromium installed: apt-get install chromium, or set NANOGRAD_CHROMIUM=/path/to/chromium")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright for Python: pip install playwright")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=path)
+        yield b
+        b.close()

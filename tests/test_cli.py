@@ -36,6 +36,18 @@ def test_demo_end_to_end(tmp_path: Path) -> None:
     assert sorted(p.name for p in out.iterdir()) == ["moon_mlp.png", "moon_mlp_training.png"]
 
 
+def test_the_progress_bars_last_line_shows_the_final_loss(tmp_path: Path) -> None:
+    """After 10 steps the loss still falls fast, so the loss before the last update would differ."""
+    pytest.importorskip("sklearn")
+    result = run("demo", "--steps", "10", "--out", str(tmp_path), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    final = re.search(r"final loss (\S+), accuracy (\S+)%", result.stdout)
+    assert final is not None and final.groups() == ("0.2590", "90.0")
+    last_bar = result.stderr.replace("\r", "\n").strip().splitlines()[-1]
+    assert last_bar.startswith("training (compiled): 100%")
+    assert last_bar.endswith(f"accuracy={final[2]}%, loss={final[1]}]")
+
+
 @pytest.mark.parametrize(
     "args",
     [

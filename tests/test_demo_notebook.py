@@ -1,18 +1,18 @@
-"""``demo.ipynb`` is committed clean, runs top to bottom and trains the classifier to 100%."""
+"""``demo.ipynb`` runs top to bottom and trains the classifier to 100%."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from conftest import run_notebook
 
 NOTEBOOK = "demo.ipynb"
 
 
-def test_notebook_runs_and_reaches_full_accuracy(tmp_path: Path) -> None:
+def test_notebook_runs_and_reaches_full_accuracy(executed_notebook: Callable[[str], Any]) -> None:
     pytest.importorskip("sklearn")
-    nb = run_notebook(NOTEBOOK, tmp_path)
+    nb = executed_notebook(NOTEBOOK)
     printed = "".join(
         output.get("text", "") for cell in nb.cells if cell.cell_type == "code" for output in cell.outputs
     )

@@ -2,30 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
 from types import ModuleType
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, load_module
 
 from nanograd import Value, no_grad
 
 
-def load_example(name: str) -> ModuleType:
-    """Import ``examples/<name>.py`` by path (the examples folder is not a package)."""
-    spec = importlib.util.spec_from_file_location(f"examples_{name}", ROOT / "examples" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
-    spec.loader.exec_module(module)
-    return module
-
-
 @pytest.fixture(scope="module")
 def gpt() -> ModuleType:
-    return load_example("gpt")
+    return load_module(ROOT / "examples" / "gpt.py")
 
 
 def test_gpt_building_blocks(gpt: ModuleType) -> None:

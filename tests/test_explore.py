@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, chromium
 from conftest import seed_example as seed_graph
 
 from nanograd import OPS, Value, nn
@@ -217,23 +217,6 @@ def test_explore_asks_for_backpropagate_first() -> None:
 
 
 # -- the page in a browser ----------------------------------------------------------------------
-
-
-def chromium() -> str | None:
-    """A Chromium installed on the system (never downloaded)."""
-    return os.environ.get("NANOGRAD_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    path = chromium()
-    if path is None:
-        pytest.skip("no Chromium installed: apt-get install chromium, or set NANOGRAD_CHROMIUM=/path/to/chromium")
-    sync_api = pytest.importorskip("playwright.sync_api", reason="no Playwright for Python: pip install playwright")
-    with sync_api.sync_playwright() as p:
-        b = p.chromium.launch(executable_path=path)
-        yield b
-        b.close()
 
 
 class Opened:

@@ -49,6 +49,21 @@ def test_shapes_and_parameter_count(model: MLP) -> None:
     assert len(MLP(3, [4, 2])([1.0, 2.0, 3.0])) == 2
 
 
+def test_outputs_is_always_a_list_and_scalar_one_value(model: MLP) -> None:
+    """``outputs`` and ``scalar`` give what calling gives, with one type each (the README's loop type-checks)."""
+    x = [0.5, -0.5]
+    (out,) = model.outputs(x)
+    assert model.scalar(x).data == out.data == model(x).data
+    wide = MLP(3, [4, 2])
+    assert [v.data for v in wide.outputs([1.0, 2.0, 3.0])] == [v.data for v in wide([1.0, 2.0, 3.0])]
+    with pytest.raises(ValueError, match=r"MLP.scalar: the model has 2 outputs"):
+        wide.scalar([1.0, 2.0, 3.0])
+    layer = Layer(2, 1)
+    assert layer.scalar(x).data == layer.outputs(x)[0].data
+    with pytest.raises(ValueError, match=r"Layer.scalar: the model has 3 outputs"):
+        Layer(2, 3).scalar(x)
+
+
 def test_parameter_names_are_unique_and_ordered(model: MLP) -> None:
     names = [name for name, _ in model.named_parameters()]
     assert len(set(names)) == 337

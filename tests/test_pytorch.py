@@ -348,7 +348,7 @@ else:
     raise SystemExit("nanograd.pytorch imported without torch")
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert 'pip install "nanograd[torch]"' in result.stdout
+    assert result.stdout == 'nanograd.pytorch needs PyTorch: pip install -e ".[torch]" in a checkout of nanograd\n'
 
 
 # -- the outgrow story: start in nanograd, continue in PyTorch -------------------------------------

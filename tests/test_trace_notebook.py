@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
 import pytest
-from conftest import run_notebook
 
 NOTEBOOK = "trace_graph.ipynb"
 
 
 @pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
-def test_notebook_draws_the_expression_and_the_neuron(tmp_path: Path) -> None:
+def test_notebook_draws_the_expression_and_the_neuron(executed_notebook: Callable[[str], Any]) -> None:
     pytest.importorskip("graphviz")
-    nb = run_notebook(NOTEBOOK, tmp_path)
+    nb = executed_notebook(NOTEBOOK)
     outputs = {cell.id: cell.outputs[0]["data"] for cell in nb.cells if cell.get("outputs")}
     svgs = {name: data["image/svg+xml"] for name, data in outputs.items() if "image/svg+xml" in data}
     assert "grad 1.0000" in svgs["expression"] and "grad 2.0000" in svgs["expression"]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import ROOT
 
@@ -17,6 +19,12 @@ params: list[Value] = model.parameters()
 """
 #: The same file with one type error, which mypy must find.
 WRONG_FILE = USER_FILE + 'w = x + "1"\n'
+#: The README's training loop, as a user copies it.
+(README_LOOP,) = [
+    block
+    for block in re.findall(r"```python\n(.*?)```", (ROOT / "README.md").read_text(encoding="utf-8"), flags=re.S)
+    if "hinge_loss" in block
+]
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +32,7 @@ def mypy_errors(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]
     """``mypy --strict`` on both files as a user's code (one run): file name -> its error lines."""
     api = pytest.importorskip("mypy.api")
     tmp = tmp_path_factory.mktemp("typing")
-    files = {"user.py": USER_FILE, "wrong.py": WRONG_FILE}
+    files = {"user.py": USER_FILE, "wrong.py": WRONG_FILE, "readme_loop.py": README_LOOP}
     for name, source in files.items():
         (tmp / name).write_text(source, encoding="utf-8")
     with pytest.MonkeyPatch.context() as mp:
@@ -43,3 +51,7 @@ def test_a_typed_user_file_type_checks(mypy_errors: dict[str, list[str]]) -> Non
 def test_type_errors_in_user_code_are_found(mypy_errors: dict[str, list[str]]) -> None:
     (error,) = mypy_errors["wrong.py"]
     assert ':10: error: Unsupported operand types for + ("Value" and "str")' in error
+
+
+def test_the_readmes_training_loop_type_checks(mypy_errors: dict[str, list[str]]) -> None:
+    assert mypy_errors["readme_loop.py"] == []

@@ -266,4 +266,5 @@ def test_make_gout_writes_the_seeded_neuron_matching_the_committed_svg(tmp_path:
     assert len(svg_nodes(svg)) == 10 + 5  # x0, x1, w0, w1, b, two products, two sums, relu
     texts = svg_texts(svg)
     assert texts.count("relu") == 1 and texts.count("data 0.1024") == 2  # random.seed(1337)'s neuron
+    assert {"x1", "x2", "w1", "w2", "b", "y"} <= set(texts)  # named as in trace_graph.ipynb's labelled drawing
     assert svg_texts((ROOT / "gout.svg").read_bytes()) == svg_texts(svg), "run scripts/make_gout.py"

@@ -76,6 +76,7 @@ class PythonBackend:
         return np.asarray(outputs, dtype=np.float64)
 
     def run(self, graph: Graph, plan: Plan | None, params: list[float], batch: list[Any], seed: Any) -> Result:
+        """Outputs, and gradients when ``seed`` is given, of ``graph`` replayed on each sample (``plan`` unused)."""
         n = len(batch[0]) if batch else 1
         outputs = []
         param_grads = [0.0] * graph.n_params
@@ -199,6 +200,7 @@ class ArrayBackend:
         raise NotImplementedError
 
     def shape(self, a: Array) -> tuple[int, ...]:
+        """The shape of array ``a``: (N,) or (N, k)."""
         return tuple(a.shape)
 
     def asarray(self, data: Any, like: Array | None) -> Array:
