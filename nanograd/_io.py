@@ -126,8 +126,11 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
             yield f
             f.flush()
             mode = _replaceable_mode(target, path)  # again: something else may be there by now
-            if mode is not None:
-                os.fchmod(fd, mode)  # a replaced file keeps its permissions
+            if mode is not None:  # a replaced file keeps its permissions
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, mode)
+                else:  # Windows before Python 3.13: only the read-only bit, and links need privileges
+                    os.chmod(tmp, mode)
             os.fsync(fd)
             if not os.path.samestat(os.fstat(fd), os.lstat(tmp)):
                 raise FileExistsError(f"{tmp}: the temporary file was replaced by another process")
