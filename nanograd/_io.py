@@ -1,9 +1,12 @@
 """Safe file I/O: atomic writes, and bounded reads of regular files only.
 
-* :func:`atomic_write`: a reader sees the old file or the new one, never half of one.
+* :func:`atomic_write`: a reader sees the old file or the new one, never half of one; it
+  replaces regular files only (never a FIFO, socket, device or directory: as root, saving
+  to ``/dev/null`` must not replace the machine's ``/dev/null``).
 * :func:`read_regular_file`: the bytes of a file of bounded size; FIFOs, devices and
   directories are refused without reading from them (so nothing hangs or runs forever).
-* :func:`check_writable`: fail early, before a long computation whose result could not be saved.
+* :func:`check_writable` and :func:`check_replaceable`: fail early, before a long computation
+  whose result could not be saved.
 """
 
 from __future__ import annotations
@@ -53,6 +56,46 @@ def _remove_stale_temporaries(target: Path) -> None:
             os.unlink(path)
 
 
+def _kind(mode: int) -> str:
+    """What a file of ``mode`` is, for error messages: ``a FIFO``, ``a directory``, ..."""
+    kinds = (
+        (stat.S_ISDIR, "a directory"),
+        (stat.S_ISFIFO, "a FIFO (named pipe)"),
+        (stat.S_ISSOCK, "a socket"),
+        (stat.S_ISCHR, "a character device"),
+        (stat.S_ISBLK, "a block device"),
+    )
+    return next((name for test, name in kinds if test(mode)), "a special file")
+
+
+def _replaceable_mode(target: Path, path: str | os.PathLike[str]) -> int | None:
+    """The permission bits of the regular file ``target`` (``path`` resolved), None if nothing is there.
+
+    Anything else raises OSError naming ``path``: IsADirectoryError for a directory,
+    FileExistsError for a FIFO, socket or device (which a rename would replace by a file).
+    """
+    try:
+        info = os.stat(target)
+    except FileNotFoundError:
+        return None
+    if stat.S_ISREG(info.st_mode):
+        # Permission bits only: set-user-ID and set-group-ID would pass to content we wrote.
+        return stat.S_IMODE(info.st_mode) & 0o777
+    error = IsADirectoryError if stat.S_ISDIR(info.st_mode) else FileExistsError
+    shown = str(path) if os.path.abspath(path) == str(target) else f"{path} (a link to {target})"
+    raise error(f"{shown}: {_kind(info.st_mode)}, not a regular file; nanograd replaces regular files only")
+
+
+def check_replaceable(path: str | os.PathLike[str]) -> None:
+    """Raise OSError naming ``path`` if :func:`atomic_write` would refuse to replace it.
+
+    A missing file, a regular file or a symbolic link to one pass; a directory, FIFO,
+    socket or device (or a link to one) does not. Checks before work whose result would
+    then be lost.
+    """
+    _replaceable_mode(Path(os.path.realpath(path)), path)
+
+
 @contextlib.contextmanager
 def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator[IO[Any]]:
     """Open a temporary file next to ``path`` for writing; on success it replaces ``path``.
@@ -61,13 +104,19 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
     over ``path`` (same directory, so the rename is atomic). If the block raises, the
     temporary file is removed and ``path`` is left as it was.
 
+    * Only a regular file is replaced: a directory, FIFO, socket or device at ``path``
+      raises OSError naming it (see :func:`check_replaceable`), before the block runs and
+      again before the rename.
     * If ``path`` is a symbolic link, the file it points to is replaced; the link stays.
-    * A replaced file keeps its permissions; a new file gets those the umask allows
-      (``0o666 & ~umask``, as ``open()`` gives).
+    * A replaced file keeps its permission bits (set-user-ID and set-group-ID excepted);
+      a new file gets those the umask allows (``0o666 & ~umask``, as ``open()`` gives).
+      Only the temporary file's own descriptor is ever chmod-ed.
     * The temporary file is named ``.NAME.PID.RANDOM.nanograd-tmp``. One left behind by a
       process that was killed (SIGKILL, power loss) is deleted by the next write to ``path``.
+      If another process swaps it for something else meanwhile, the write raises OSError.
     """
     target = Path(os.path.realpath(path))
+    _replaceable_mode(target, path)
     _remove_stale_temporaries(target)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}{TEMP_SUFFIX}")
     # O_EXCL never reuses an existing name; mode 0o666 lets the umask decide, as open() does.
@@ -76,13 +125,15 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
         with os.fdopen(fd, "wb" if binary else "w", encoding=None if binary else "utf-8") as f:
             yield f
             f.flush()
-            os.fsync(f.fileno())
-        try:
-            mode = stat.S_IMODE(os.stat(target).st_mode)
-        except FileNotFoundError:
-            pass  # a new file keeps the mode the umask gave it
-        else:
-            os.chmod(tmp, mode)  # a replaced file keeps its permissions
+            mode = _replaceable_mode(target, path)  # again: something else may be there by now
+            if mode is not None:  # a replaced file keeps its permissions
+                if hasattr(os, "fchmod"):
+                    os.fchmod(fd, mode)
+                else:  # Windows before Python 3.13: only the read-only bit, and links need privileges
+                    os.chmod(tmp, mode)
+            os.fsync(fd)
+            if not os.path.samestat(os.fstat(fd), os.lstat(tmp)):
+                raise FileExistsError(f"{tmp}: the temporary file was replaced by another process")
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -93,7 +144,7 @@ def atomic_write(path: str | os.PathLike[str], binary: bool = False) -> Iterator
 def _require_regular(path: str | os.PathLike[str], info: os.stat_result, max_bytes: int) -> None:
     """Raise ValueError naming ``path`` unless ``info`` describes a regular file of at most ``max_bytes``."""
     if not stat.S_ISREG(info.st_mode):
-        raise ValueError(f"{path}: not a regular file (a directory, FIFO or device cannot be read as one)")
+        raise ValueError(f"{path}: not a regular file ({_kind(info.st_mode)}), nothing is read from it")
     if info.st_size > max_bytes:
         raise ValueError(f"{path}: {info.st_size:,} bytes, more than the limit of {max_bytes:,}")
 

@@ -19,10 +19,12 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from . import __version__
-from ._io import check_writable
+from ._io import check_replaceable, check_writable
 from .grad_mode import no_grad
 
 DEMO_EXTRAS_HINT = 'pip install "nanograd[demo]"'
+#: The images ``nanograd demo`` writes into its output directory: the decision boundary, the training curves.
+DEMO_IMAGES = ("moon_mlp.png", "moon_mlp_training.png")
 
 #: Exit statuses as a shell reports death by SIGINT (Ctrl-C) and SIGPIPE: 128 + signal number.
 EXIT_INTERRUPTED = 130
@@ -120,6 +122,8 @@ def run_demo(args: argparse.Namespace) -> int:
         return 1
     try:
         check_writable(args.out)  # read-only or full: say so now, not after training
+        for name in DEMO_IMAGES:
+            check_replaceable(args.out / name)  # a FIFO or device there is refused, never replaced
     except OSError as e:
         print(
             f"nanograd demo: cannot write to the output directory {str(args.out)!r}: {e.strerror or e}", file=sys.stderr
@@ -145,10 +149,7 @@ def run_demo(args: argparse.Namespace) -> int:
         show(loss.data, accuracy)
     print(f"final loss {loss.data:.4f}, accuracy {100 * accuracy:.1f}%")
 
-    figures = {
-        "moon_mlp.png": demo.plot_decision_boundary(model, X, y),
-        "moon_mlp_training.png": demo.plot_history(history),
-    }
+    figures = dict(zip(DEMO_IMAGES, (demo.plot_decision_boundary(model, X, y), demo.plot_history(history))))
     for name, fig in figures.items():
         try:
             demo.save_figure(fig, args.out / name)

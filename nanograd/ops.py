@@ -242,6 +242,41 @@ def lookup(name: str, param: float | None = None) -> Op:
     return op
 
 
+#: Names ``register_op`` refuses besides those in :data:`OPS`: ``power`` (:func:`power`'s ops,
+#: looked up with their exponent), ``custom`` (micrograd-style custom nodes, which travel by
+#: that name) and the leaf kinds of a compiled graph (``arg``, ``param``, ``const``).
+RESERVED_NAMES = frozenset({"power", "custom", "arg", "param", "const"})
+#: The longest name and display symbol ``register_op`` takes (names go into error messages,
+#: symbols into drawings).
+MAX_NAME_LENGTH = 64
+MAX_SYMBOL_LENGTH = 32
+
+
+def _on_numbers(*xs: Any) -> bool:
+    # Whether a rule runs on plain Python numbers (FLOAT_MATH) rather than Values, tensors or arrays.
+    return all(isinstance(x, (int, float)) for x in xs)
+
+
+def _as_float(name: str, what: str, x: Any) -> float:
+    """``x``, a rule's result on Python numbers, as a float; TypeError naming op ``name`` unless an int or float."""
+    if isinstance(x, bool) or not isinstance(x, (int, float)):
+        raise TypeError(f"op {name!r}: {what} must be a float, got {x!r:.60} of type {type(x).__name__}")
+    try:
+        return float(x)
+    except OverflowError:  # an int beyond float's range
+        raise OverflowError(f"op {name!r}: {what} {x!r:.60} does not fit in a float") from None
+
+
+def _check_text(what: str, text: object, limit: int) -> str:
+    """``text`` if it is a non-empty printable str of at most ``limit`` characters, else ValueError."""
+    if not isinstance(text, str) or not 0 < len(text) <= limit or not text.isprintable():
+        raise ValueError(
+            f"register_op: the {what} must be a non-empty printable str of at most {limit} characters "
+            f"(no control characters), got {text!r:.80}"
+        )
+    return text
+
+
 def register_op(
     name: str,
     symbol: str,
@@ -254,22 +289,50 @@ def register_op(
 
     Write both rules with the math namespace ``m`` (``m.exp``, ``m.log``, ...; see
     :class:`MathNamespace`) and ``+ - * /``: the same rules then run on floats, on
-    Values (higher-order gradients) and on torch tensors. ``vjp`` must return a tuple
-    with one gradient per input; a rule that does not raises a ``TypeError`` naming the op.
+    Values (higher-order gradients) and on torch tensors.
+
+    ``name`` is an identifier of at most :data:`MAX_NAME_LENGTH` characters, neither an op
+    of the table nor one of :data:`RESERVED_NAMES`; ``symbol`` (shown in drawings) a
+    printable str of 1 to :data:`MAX_SYMBOL_LENGTH` characters; ``arity`` the int 1 or 2
+    (ValueError otherwise). On Python numbers ``forward`` must return a real number (an int
+    becomes a float; a bool or anything else raises TypeError naming the op), and ``vjp``
+    must return a tuple of one gradient per input, each a number or of the type of ``g``
+    (TypeError naming the op otherwise).
     """
-    if not isinstance(name, str) or not name.isidentifier():
+    _check_text("name", name, MAX_NAME_LENGTH)
+    if not name.isidentifier():
         raise ValueError(f"register_op: the name must be an identifier, got {name!r}")
-    if name in OPS or name == "power":
-        raise ValueError(f"register_op: an op named {name!r} exists already")
-    if arity not in (1, 2):
-        raise ValueError(f"register_op {name!r}: arity must be 1 or 2, got {arity!r}")
+    if name in OPS or name in RESERVED_NAMES:
+        raise ValueError(f"register_op: an op named {name!r} exists already (or the name is reserved)")
+    _check_text("symbol", symbol, MAX_SYMBOL_LENGTH)
+    if type(arity) is not int or arity not in (1, 2):
+        raise ValueError(f"register_op {name!r}: arity must be the int 1 or 2, got {arity!r}")
+    for rule, what in ((forward, "forward"), (vjp, "vjp")):
+        if not callable(rule):
+            raise TypeError(f"register_op {name!r}: {what} must be a function, got {rule!r:.60}")
+    if not isinstance(doc, str):
+        raise TypeError(f"register_op {name!r}: doc must be a str, got {type(doc).__name__}")
+
+    def checked_forward(m: MathNamespace, *xs: Any) -> Any:
+        out = forward(m, *xs)
+        if type(out) is float or not _on_numbers(*xs):
+            return out  # on Values, tensors and arrays the namespace's own type
+        return _as_float(name, "forward's result", out)
 
     def checked_vjp(m: MathNamespace, g: Any, out: Any, *xs: Any) -> tuple[Any, ...]:
         grads = vjp(m, g, out, *xs)
         if not isinstance(grads, tuple) or len(grads) != arity:
-            raise TypeError(f"op {name!r}: vjp must return a tuple of {arity} gradient(s), got {grads!r}")
+            raise TypeError(f"op {name!r}: vjp must return a tuple of {arity} gradient(s), got {grads!r:.80}")
+        if _on_numbers(g):
+            return tuple(_as_float(name, "a gradient from vjp", x) for x in grads)
+        for x in grads:
+            if isinstance(x, bool) or not isinstance(x, (int, float, type(g))):
+                raise TypeError(
+                    f"op {name!r}: vjp returned {x!r:.60} of type {type(x).__name__} as a gradient; "
+                    f"expected a number or a {type(g).__name__}"
+                )
         return grads
 
-    op = Op(name, symbol, arity, forward, checked_vjp, doc)
+    op = Op(name, symbol, arity, checked_forward, checked_vjp, doc)
     OPS[name] = op
     return op

@@ -88,7 +88,9 @@ def to_torch(model: Model, dtype: torch.dtype = torch.float64) -> nn.Sequential:
 
     A narrower ``dtype`` rounds the weights; one whose range cannot hold a weight (``1e6`` in
     ``torch.float16``) raises ValueError naming the layer, instead of turning it into inf.
+    A ``dtype`` that is not floating point (``torch.int64``, a complex one) raises TypeError.
     """
+    _check_float_dtype("to_torch", dtype)
     modules: list[nn.Module] = []
     for i, neurons in enumerate(_layers(model)):
         linear = nn.Linear(len(neurons[0].w), len(neurons), dtype=dtype)
@@ -101,18 +103,32 @@ def to_torch(model: Model, dtype: torch.dtype = torch.float64) -> nn.Sequential:
     return nn.Sequential(*modules)
 
 
-def _parameter(numbers: list[Any], dtype: torch.dtype, name: str) -> nn.Parameter:
-    """``numbers`` as a parameter of ``dtype``; ValueError if a finite number overflows it."""
+def _check_float_dtype(who: str, dtype: object) -> None:
+    """Raise TypeError naming ``who`` unless ``dtype`` is a real floating-point torch dtype."""
+    if not isinstance(dtype, torch.dtype) or not dtype.is_floating_point:
+        raise TypeError(
+            f"{who}: dtype must be a floating-point torch dtype (torch.float64, torch.float32, ...), "
+            f"got {dtype!r}: nanograd's numbers are real floats"
+        )
+
+
+def _exact_tensor(numbers: Any, dtype: torch.dtype, who: str, name: str) -> torch.Tensor:
+    """``numbers`` as a tensor of the floating ``dtype``; ValueError if a finite number overflows it."""
     exact = torch.tensor(numbers, dtype=torch.float64)
     converted = exact.to(dtype)
     overflow = converted.isinf() & exact.isfinite()
     if overflow.any():
         x = exact[overflow].flatten()[0].item()
         raise ValueError(
-            f"to_torch: {dtype} cannot hold {name} {x!r} (it would become inf); "
+            f"{who}: {dtype} cannot hold {name}{x!r} (it would become inf); "
             f"its largest number is {torch.finfo(dtype).max:g}, choose a wider dtype"
         )
-    return nn.Parameter(converted)
+    return converted
+
+
+def _parameter(numbers: list[Any], dtype: torch.dtype, name: str) -> nn.Parameter:
+    """``numbers`` as a parameter of ``dtype``; ValueError if a finite number overflows it."""
+    return nn.Parameter(_exact_tensor(numbers, dtype, "to_torch", f"{name} "))
 
 
 def _activation_name(module: nn.Module) -> str | None:
@@ -163,6 +179,18 @@ def _linear_layers(sequential: nn.Sequential) -> list[tuple[nn.Linear, str]]:
     return pairs
 
 
+def _check_no_forward_hooks(module: nn.Module) -> None:
+    """Raise TypeError naming the first module (``module`` or one inside it) with a forward (pre-)hook."""
+    for m in module.modules():
+        hooks = {"forward hooks": m._forward_hooks, "forward pre-hooks": m._forward_pre_hooks}
+        kinds = [kind for kind, registered in hooks.items() if registered]
+        if kinds:
+            raise TypeError(
+                f"from_torch: cannot represent torch layer {m!r}: it has {' and '.join(kinds)}, which change "
+                "what it computes (remove them with the handles that registering them returned)"
+            )
+
+
 def _copy_linear(linear: nn.Linear, layer: Layer) -> None:
     """Copy ``linear``'s weights and bias (zeros when it has none) into ``layer``'s neurons."""
     weight = linear.weight.detach().double().tolist()
@@ -181,9 +209,11 @@ def from_torch(module: nn.Module) -> MLP | Layer:
     ``nn.Tanh`` or ``nn.Sigmoid``, becomes an :class:`~nanograd.neural_net.MLP` (hidden layers
     may use different activations). A Linear without bias gets a zero bias. Anything else
     raises ``TypeError: from_torch: cannot represent torch layer ...`` naming the module: other
-    layers, complex weights, and subclasses of ``nn.Linear`` that override ``forward``. Layer
-    sizes that do not chain raise ValueError naming both layers.
+    layers, complex weights, subclasses of ``nn.Linear`` that override ``forward``, and
+    modules with forward hooks or forward pre-hooks (they change what a module computes).
+    Layer sizes that do not chain raise ValueError naming both layers.
     """
+    _check_no_forward_hooks(module)
     if isinstance(module, nn.Linear):
         _check_linear(module)
         layer = Layer(module.in_features, module.out_features, "linear", init="zeros")
@@ -216,20 +246,29 @@ class ScalarFunction(torch.autograd.Function):
     the same pass runs the op table's vjp rules backwards and keeps each sample's gradient
     (a row of the Jacobian); the backward pass is ``grad_output[:, None] * jacobian``. It is
     not itself differentiable (no double backward).
+
+    The computation is in float64; the output has ``x``'s dtype if that is floating point,
+    else torch's default dtype (integer and bool inputs give float outputs, as ``torch.tanh``
+    does). Complex inputs raise TypeError (nanograd is real).
     """
 
     @staticmethod
     def forward(ctx: Any, x: torch.Tensor, f: CompiledFunction) -> torch.Tensor:
         """``f`` on every row of ``x``; saves each row's gradient for :meth:`backward` when torch needs it."""
         need_grad = ctx.needs_input_grad[0]
+        if x.is_complex():
+            raise TypeError(f"nanograd.pytorch.function({f.__name__}): complex input ({x.dtype}); nanograd is real")
         if need_grad and not is_grad_enabled():
             raise RuntimeError("nanograd.pytorch.function: gradients are needed but nanograd.no_grad() is on")
+        dtype = x.dtype if x.is_floating_point() else torch.get_default_dtype()
         if len(x) == 0:
-            return x.new_zeros(0)
+            if need_grad:
+                ctx.save_for_backward(x.new_zeros(x.shape))  # an empty Jacobian, shape (0, n)
+            return x.new_zeros(0, dtype=dtype)
         outputs, gradients = f.evaluate(*x.detach().unbind(1), gradients=need_grad)
         if gradients is not None:
             ctx.save_for_backward(torch.stack(gradients, dim=1).to(x.dtype))
-        result: torch.Tensor = outputs.to(x.dtype)
+        result: torch.Tensor = outputs.to(dtype)
         return result
 
     @staticmethod
@@ -244,7 +283,9 @@ class FunctionModule(nn.Module):
     """A scalar nanograd function as a torch module: input (batch, n) -> output (batch,).
 
     Row ``i`` of the input holds the ``n`` arguments of sample ``i``. Create it with
-    :func:`function`.
+    :func:`function`. It can be deep-copied and pickled (so it can go into a checkpoint or
+    ``DataParallel``) when ``fn`` can: a module-level function can, a lambda cannot (that
+    error is Python's own); the copy traces ``fn`` again on its first call.
     """
 
     def __init__(self, fn: Callable[..., Value]) -> None:
@@ -294,5 +335,11 @@ def value_from_tensor(t: torch.Tensor) -> Value:
 
 
 def value_to_tensor(v: Value, dtype: torch.dtype = torch.float64) -> torch.Tensor:
-    """A 0-d tensor of ``dtype`` holding ``v``'s number (the gradient is not copied)."""
-    return torch.tensor(v.data, dtype=dtype)
+    """A 0-d tensor of ``dtype`` holding ``v``'s number (the gradient is not copied).
+
+    As in :func:`to_torch`, a ``dtype`` that cannot hold the number (``1e6`` in
+    ``torch.float16``) raises ValueError instead of giving inf, and one that is not floating
+    point raises TypeError.
+    """
+    _check_float_dtype("value_to_tensor", dtype)
+    return _exact_tensor(v.data, dtype, "value_to_tensor", "")

@@ -6,6 +6,8 @@ import functools
 import importlib.util
 import os
 import shutil
+import socket
+import stat
 import sys
 import threading
 from collections.abc import Callable, Iterator
@@ -120,3 +122,56 @@ def browser() -> Iterator[Any]:
         b = p.chromium.launch(executable_path=path)
         yield b
         b.close()
+
+
+def make_socket(tmp_path: Path, name: str = "model.json") -> Path:
+    """A Unix socket at ``tmp_path / name`` (the file stays after the socket is closed)."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.bind(str(tmp_path / name))
+    return tmp_path / name
+
+
+def make_device_node(tmp_path: Path, name: str = "model.json") -> Path:
+    """A character device node (a null device, 1:3) at ``tmp_path / name``; needs root.
+
+    Tests never point at ``/dev``: this node is their own, in their temporary directory.
+    """
+    if os.geteuid() != 0:
+        pytest.skip("creating a device node needs root")
+    os.mknod(tmp_path / name, stat.S_IFCHR | 0o600, os.makedev(1, 3))
+    return tmp_path / name
+
+
+def make_link_to_fifo(tmp_path: Path, name: str = "model.json") -> Path:
+    """A symbolic link at ``tmp_path / name`` to a FIFO next to it."""
+    (tmp_path / name).symlink_to(make_fifo(tmp_path, "pipe"))
+    return tmp_path / name
+
+
+def make_link_to_device_node(tmp_path: Path, name: str = "model.json") -> Path:
+    """A symbolic link at ``tmp_path / name`` to a device node of the test's own (see make_device_node)."""
+    (tmp_path / name).symlink_to(make_device_node(tmp_path, "null"))
+    return tmp_path / name
+
+
+def make_directory(tmp_path: Path, name: str = "model.json") -> Path:
+    """An empty directory at ``tmp_path / name``."""
+    (tmp_path / name).mkdir()
+    return tmp_path / name
+
+
+#: Things that are not regular files, by name, each made by ``make(tmp_path, name)`` inside a
+#: test's temporary directory: no writer may replace them.
+NOT_REGULAR_FILES: dict[str, Callable[..., Path]] = {
+    "fifo": make_fifo,
+    "socket": make_socket,
+    "device": make_device_node,
+    "directory": make_directory,
+    "link-to-fifo": make_link_to_fifo,
+    "link-to-device": make_link_to_device_node,
+}
+
+
+def file_kind(path: Path) -> int:
+    """The file type bits of what ``path`` points to (``stat.S_IFMT``), to check it is unchanged."""
+    return stat.S_IFMT(path.stat().st_mode)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import NOT_REGULAR_FILES, file_kind
 
 import nanograd
 from nanograd.cli import EXIT_BROKEN_PIPE, EXIT_INTERRUPTED, build_parser, main
@@ -164,6 +165,33 @@ def test_unwritable_output_directory_is_found_before_training(
     assert capsys.readouterr().err == (
         f"nanograd demo: cannot write to the output directory {str(tmp_path)!r}: Permission denied\n"
     )
+
+
+@pytest.mark.parametrize("kind", NOT_REGULAR_FILES)
+def test_an_image_path_that_is_not_a_regular_file_is_found_before_training(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    _training_must_not_start(monkeypatch)
+    target = NOT_REGULAR_FILES[kind](tmp_path, "moon_mlp_training.png")
+    before = file_kind(target)
+    assert main(["demo", "--out", str(tmp_path)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"nanograd demo: cannot write to the output directory {str(tmp_path)!r}: {target}")
+    assert line.endswith("not a regular file; nanograd replaces regular files only")
+    assert file_kind(target) == before
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device"])
+def test_an_out_directory_that_is_a_special_file_is_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, kind: str
+) -> None:
+    pytest.importorskip("sklearn")
+    out = NOT_REGULAR_FILES[kind](tmp_path, "out")
+    before = file_kind(out)
+    assert main(["demo", "--out", str(out)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"nanograd demo: cannot create the output directory {str(out)!r}: ")
+    assert file_kind(out) == before
 
 
 def _disk_full(*args: object) -> None:

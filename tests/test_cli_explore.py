@@ -12,6 +12,7 @@ import webbrowser
 from pathlib import Path
 
 import pytest
+from conftest import NOT_REGULAR_FILES, file_kind
 
 from nanograd.cli import main
 
@@ -94,3 +95,17 @@ def test_an_unwritable_output_is_one_line_and_writes_no_file(
     assert main(["explore", "a.sqrt()", "a=4", "--out", str(tmp_path / "missing" / "graph.html")]) == 1
     assert capsys.readouterr().err.startswith("nanograd explore: ")
     assert list(tmp_path.iterdir()) == []
+
+
+@needs_dot
+@pytest.mark.parametrize("kind", NOT_REGULAR_FILES)
+def test_an_out_path_that_is_not_a_regular_file_is_one_line_and_left_alone(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], kind: str
+) -> None:
+    out = NOT_REGULAR_FILES[kind](tmp_path, "graph.html")
+    before = file_kind(out)
+    assert main(["explore", "a.sqrt()", "a=4", "--out", str(out)]) == 1
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(f"nanograd explore: {out}")
+    assert line.endswith("not a regular file; nanograd replaces regular files only")
+    assert file_kind(out) == before

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import math
+import pickle
 import random
 
 import pytest
@@ -286,3 +288,17 @@ def test_import_nanograd_loads_the_compiler_only_when_asked() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "True", "nanograd.compiler"]
+
+
+def _tanh_of_product(x, v):
+    return (x * v[0] + v[1] ** 2).tanh()
+
+
+@pytest.mark.parametrize("backend", ["python", "numpy"])
+def test_a_compiled_function_pickles_and_deep_copies_without_its_traces(backend: str) -> None:
+    f = nanograd.compile(_tanh_of_product, backend=backend, check=True)
+    expected = f(0.5, [2.0, 3.0]).data
+    for copied in (pickle.loads(pickle.dumps(f)), copy.deepcopy(f)):
+        assert copied._cache == {} and copied._last is None and copied.check
+        assert type(copied.backend) is type(f.backend) and copied.backend is not f.backend
+        assert copied(0.5, [2.0, 3.0]).data == expected and copied.graph == f.graph

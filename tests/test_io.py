@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import errno
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -12,9 +14,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_dev_zero_link, make_fifo, raised_within
+from conftest import NOT_REGULAR_FILES, file_kind, make_dev_zero_link, make_fifo, raised_within
 
-from nanograd._io import TEMP_SUFFIX, atomic_write, check_writable, read_regular_file
+from nanograd._io import TEMP_SUFFIX, atomic_write, check_replaceable, check_writable, read_regular_file
+from nanograd.explore import Explorer
+from nanograd.neural_net import MLP
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -93,6 +97,118 @@ def test_a_dangling_symlink_creates_its_target(tmp_path: Path) -> None:
     assert link.is_symlink() and (tmp_path / "real.json").read_text() == "new"
 
 
+@pytest.mark.parametrize("kind", NOT_REGULAR_FILES)
+def test_only_regular_files_are_replaced(tmp_path: Path, kind: str) -> None:
+    path = NOT_REGULAR_FILES[kind](tmp_path, "out.json")
+    before, names = file_kind(path), sorted(p.name for p in tmp_path.iterdir())
+    ran = []
+    with pytest.raises(OSError, match="not a regular file; nanograd replaces regular files only") as error:
+        with atomic_write(path) as f:
+            ran.append(True)
+            f.write("new")
+    assert str(error.value).startswith(f"{path}: " if not path.is_symlink() else f"{path} (a link to ")
+    assert isinstance(error.value, IsADirectoryError if kind == "directory" else FileExistsError)
+    assert not ran  # refused before the caller's work
+    assert file_kind(path) == before and sorted(p.name for p in tmp_path.iterdir()) == names
+    with pytest.raises(type(error.value), match=str(path)):
+        check_replaceable(path)
+
+
+def test_a_special_file_that_appears_during_the_write_is_not_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "out.json"
+    with pytest.raises(FileExistsError, match=f"{path}: a FIFO"), atomic_write(path) as f:
+        f.write("new")
+        make_fifo(tmp_path, "out.json")
+    assert path.is_fifo()
+    assert _temporaries(tmp_path) == []
+
+
+def test_check_replaceable_passes_regular_files_links_to_them_and_new_names(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    (tmp_path / "link").symlink_to(tmp_path / "file")
+    for name in ("file", "link", "missing"):
+        check_replaceable(tmp_path / name)
+
+
+def test_only_the_temporary_files_own_descriptor_is_chmod_ed(tmp_path: Path) -> None:
+    # Someone who may write in the directory swaps the temporary file for a link to a file of
+    # theirs: following the name (os.chmod) would give that file the target's permissions.
+    target, victim = tmp_path / "model.json", tmp_path / "victim"
+    target.write_text("old")
+    target.chmod(0o644)
+    victim.write_text("theirs")
+    victim.chmod(0o600)
+    with pytest.raises(FileExistsError, match="replaced by another process"), atomic_write(target) as f:
+        f.write("new")
+        (tmp := tmp_path / _temporaries(tmp_path)[0]).unlink()
+        tmp.symlink_to(victim)
+    assert victim.stat().st_mode & 0o7777 == 0o600 and victim.read_text() == "theirs"
+    assert not target.is_symlink() and target.read_text() == "old"
+    assert _temporaries(tmp_path) == []
+
+
+def test_set_id_bits_are_not_carried_over(tmp_path: Path) -> None:
+    target = tmp_path / "tool"
+    target.write_text("old")
+    target.chmod(0o6755)
+    with atomic_write(target) as f:
+        f.write("new")
+    assert target.stat().st_mode & 0o7777 == 0o755
+
+
+def _save_model(path: Path) -> None:
+    MLP(2, [1]).save(path)
+
+
+def _save_page(path: Path) -> None:
+    Explorer("<!doctype html>").save(path)
+
+
+def _save_image(path: Path) -> None:
+    figure = pytest.importorskip("matplotlib.figure")
+    from nanograd.demo import save_figure
+
+    save_figure(figure.Figure(), path)
+
+
+@pytest.mark.parametrize("kind", ["fifo", "socket", "device", "directory", "link-to-device"])
+@pytest.mark.parametrize("save", [_save_model, _save_page, _save_image], ids=["MLP.save", "Explorer.save", "demo"])
+def test_every_writer_refuses_what_is_not_a_regular_file(
+    tmp_path: Path, kind: str, save: Callable[[Path], None]
+) -> None:
+    path = NOT_REGULAR_FILES[kind](tmp_path, "out")
+    before = file_kind(path)
+    with pytest.raises(OSError, match=f"^{re.escape(str(path))}.*not a regular file"):
+        save(path)
+    assert file_kind(path) == before
+
+
+def _opens_for_writing(call: ast.Call) -> bool:
+    """Whether ``call`` writes a file by itself: ``open(p, "w")``, ``Path.write_text``, ``os.open(p, O_WRONLY)``."""
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    if name in ("write_text", "write_bytes"):
+        return True
+    if name == "open":
+        flags = ast.unparse(call)
+        if "os.devnull" in flags:  # opening the null device to write into it replaces nothing
+            return False
+        mode = next((a for a in call.args[1:2] if isinstance(a, ast.Constant) and isinstance(a.value, str)), None)
+        return any(c in mode.value for c in "wax+") if mode is not None else "O_WRONLY" in flags or "O_RDWR" in flags
+    return False
+
+
+def test_only_the_io_module_opens_files_for_writing() -> None:
+    # Every other writer goes through atomic_write, which refuses to replace special files.
+    offenders = []
+    for module in sorted((ROOT / "nanograd").rglob("*.py")):
+        if module.name == "_io.py":
+            continue
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.Call) and _opens_for_writing(node):
+                offenders.append(f"{module.relative_to(ROOT)}:{node.lineno}: {ast.unparse(node)}")
+    assert offenders == []
+
+
 def _temporaries(directory: Path) -> list[str]:
     return sorted(p.name for p in directory.iterdir() if p.name.endswith(TEMP_SUFFIX))
 
@@ -108,6 +224,7 @@ def test_temporary_files_are_recognisably_named(tmp_path: Path) -> None:
 
 KILLED_MID_SAVE = """
 import os, signal, sys
+from nanograd.neural_net import MLP
 from nanograd._io import atomic_write
 with atomic_write(sys.argv[1]) as f:
     f.write("half a model")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import random
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -19,7 +20,7 @@ import pytest
 from nanograd import OPS, Value
 from nanograd.backprop import VALUE_MATH
 from nanograd.float_math import FLOAT_GRAD_MATH, FLOAT_MATH
-from nanograd.ops import MATH_FUNCTIONS, power
+from nanograd.ops import MATH_FUNCTIONS, MAX_NAME_LENGTH, MAX_SYMBOL_LENGTH, RESERVED_NAMES, power, register_op
 
 torch = pytest.importorskip("torch")
 
@@ -182,3 +183,104 @@ def test_power_ops_are_cached_and_named() -> None:
     assert power(3).symbol == "**3"
     assert power(0.5).symbol == "**0.5"
     assert (Value(2.0) ** 2).op.symbol == "**2"
+
+
+# -- ops a user registers --------------------------------------------------------------------
+
+
+def _constant_vjp(m, g, out, x):
+    return (0.0,)
+
+
+def test_a_registered_forward_that_returns_an_int_gives_a_float(restore_op_table: None) -> None:
+    one = register_op("one", "1", 1, lambda m, x: 1, lambda m, g, out, x: (0,))
+    x = Value(2.0)
+    y = one(x)
+    assert type(y.data) is float and y.data == 1.0
+    y.backpropagate()
+    assert type(x.grad) is float and x.grad == 0.0
+
+
+@pytest.mark.parametrize(
+    ("result", "error", "message"),
+    [
+        (True, TypeError, "got True of type bool"),
+        (None, TypeError, "got None of type NoneType"),
+        ("1.0", TypeError, "got '1.0' of type str"),
+        (1j, TypeError, "got 1j of type complex"),
+        (10**400, OverflowError, "does not fit in a float"),
+    ],
+    ids=["bool", "None", "str", "complex", "400-digit-int"],
+)
+def test_a_registered_forward_must_return_a_real_number(
+    restore_op_table: None, result: object, error: type[Exception], message: str
+) -> None:
+    odd = register_op("odd", "odd", 1, lambda m, x: result, _constant_vjp)
+    with pytest.raises(error, match=rf"op 'odd': forward's result .*{re.escape(message)}"):
+        odd(Value(2.0))
+
+
+@pytest.mark.parametrize(
+    ("grads", "message"),
+    [
+        ((None,), "None of type NoneType"),
+        (("g",), "'g' of type str"),
+        ((True,), "True of type bool"),
+        ([0.0], r"vjp must return a tuple of 1 gradient\(s\), got \[0\.0\]"),
+        ((0.0, 0.0), r"vjp must return a tuple of 1 gradient\(s\), got \(0\.0, 0\.0\)"),
+    ],
+)
+@pytest.mark.parametrize("create_graph", [False, True])
+def test_a_registered_vjp_of_the_wrong_type_or_length_names_the_op(
+    restore_op_table: None, grads: object, message: str, create_graph: bool
+) -> None:
+    odd = register_op("odd", "odd", 1, lambda m, x: x, lambda m, g, out, x: grads)
+    with pytest.raises(TypeError, match=rf"^op 'odd': .*{message}"):
+        odd(Value(2.0)).backpropagate(create_graph=create_graph)
+
+
+def test_a_registered_vjp_that_returns_ints_gives_float_gradients(restore_op_table: None) -> None:
+    double = register_op("double", "2x", 1, lambda m, x: 2 * x, lambda m, g, out, x: (2,))
+    x = Value(3.0)
+    double(x).backpropagate()
+    assert type(x.grad) is float and x.grad == 2.0
+
+
+@pytest.mark.parametrize("name", sorted(RESERVED_NAMES))
+def test_reserved_names_cannot_be_registered(restore_op_table: None, name: str) -> None:
+    with pytest.raises(ValueError, match=f"op named {name!r} exists already"):
+        register_op(name, "c", 1, lambda m, x: x, _constant_vjp)
+    assert name not in OPS
+
+
+@pytest.mark.parametrize("arity", [True, False, 1.0, 0, 3, "1"])
+def test_the_arity_must_be_the_int_1_or_2(restore_op_table: None, arity: object) -> None:
+    with pytest.raises(ValueError, match=r"arity must be the int 1 or 2"):
+        register_op("bad", "b", arity, lambda m, x: x, _constant_vjp)  # type: ignore[arg-type]
+    assert "bad" not in OPS
+
+
+@pytest.mark.parametrize("symbol", ["", "x" * (MAX_SYMBOL_LENGTH + 1), "a\nb", "\x1b[31m", "\u202e", 5, None])
+def test_a_symbol_must_be_short_printable_text(restore_op_table: None, symbol: object) -> None:
+    with pytest.raises(ValueError, match="the symbol must be a non-empty printable str of at most 32 characters"):
+        register_op("bad", symbol, 1, lambda m, x: x, _constant_vjp)  # type: ignore[arg-type]
+    assert "bad" not in OPS
+
+
+@pytest.mark.parametrize("symbol", ["Σ", "∂", "**", "x y", "x" * MAX_SYMBOL_LENGTH])
+def test_printable_symbols_of_any_script_are_taken(restore_op_table: None, symbol: str) -> None:
+    assert register_op("good", symbol, 1, lambda m, x: x, _constant_vjp).symbol == symbol
+
+
+@pytest.mark.parametrize("name", ["", "1st", "a-b", "x" * (MAX_NAME_LENGTH + 1), 7])
+def test_a_name_must_be_a_short_identifier(restore_op_table: None, name: object) -> None:
+    with pytest.raises(ValueError, match="the name must be"):
+        register_op(name, "b", 1, lambda m, x: x, _constant_vjp)  # type: ignore[arg-type]
+
+
+def test_the_rules_must_be_functions(restore_op_table: None) -> None:
+    with pytest.raises(TypeError, match="register_op 'bad': forward must be a function"):
+        register_op("bad", "b", 1, 2.0, _constant_vjp)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="register_op 'bad': vjp must be a function"):
+        register_op("bad", "b", 1, lambda m, x: x, None)  # type: ignore[arg-type]
+    assert "bad" not in OPS

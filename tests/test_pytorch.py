@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import copy
+import io
 import itertools
+import math
+import pickle
 import random
 import re
 import subprocess
@@ -13,6 +17,7 @@ import pytest
 torch = pytest.importorskip("torch")
 nn = torch.nn
 
+import nanograd  # noqa: E402
 from nanograd import Value, no_grad  # noqa: E402
 from nanograd.backprop import VALUE_MATH  # noqa: E402
 from nanograd.neural_net import ACTIVATIONS, MLP, Layer, Module, Neuron  # noqa: E402
@@ -186,6 +191,30 @@ def test_linear_layers_nanograd_cannot_represent_are_named(module: nn.Module, na
         from_torch(module)
 
 
+def _double(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
+    return 2 * output
+
+
+def _negate_input(module: nn.Module, inputs: tuple) -> tuple:
+    return tuple(-x for x in inputs)
+
+
+@pytest.mark.parametrize("kind", ["forward hooks", "forward pre-hooks"])
+@pytest.mark.parametrize("where", ["linear", "inside-sequential", "sequential"])
+def test_modules_with_forward_hooks_are_refused(kind: str, where: str) -> None:
+    linear = nn.Linear(2, 3, dtype=torch.float64)
+    module = linear if where == "linear" else nn.Sequential(linear, nn.ReLU())
+    hooked = module if where == "sequential" else linear
+    register = hooked.register_forward_hook if kind == "forward hooks" else hooked.register_forward_pre_hook
+    handle = register(_double if kind == "forward hooks" else _negate_input)  # type: ignore[operator]
+    with pytest.raises(
+        TypeError, match=rf"from_torch: cannot represent torch layer {re.escape(repr(hooked))}: it has {kind}"
+    ):
+        from_torch(module)
+    handle.remove()
+    assert_same_function(from_torch(module), module)
+
+
 def test_linear_subclass_with_torchs_forward_is_imported() -> None:
     linear = nn.modules.linear.NonDynamicallyQuantizableLinear(2, 3, dtype=torch.float64)  # multi-head attention's
     layer = from_torch(linear)
@@ -217,6 +246,27 @@ def test_to_torch_refuses_a_dtype_too_narrow_for_the_weights(
     assert f"its largest number is {limit:g}" in str(info.value)
     neuron.w[0].data = neuron.b.data = 1e-9  # underflows to 0 in float16: rounding is allowed, overflow is not
     assert to_torch(model, dtype=dtype)[2].bias.tolist() == [0.0, torch.tensor(1e-9, dtype=dtype).item()]
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int8, torch.bool, torch.complex128, "float64"], ids=str)
+def test_to_torch_and_value_to_tensor_need_a_floating_dtype(dtype: object) -> None:
+    for who, convert in (
+        ("to_torch", lambda: to_torch(MLP(2, [1]), dtype=dtype)),
+        ("value_to_tensor", lambda: value_to_tensor(Value(1.5), dtype)),
+    ):  # type: ignore[arg-type]
+        with pytest.raises(
+            TypeError, match=rf"^{who}: dtype must be a floating-point torch dtype .*got {re.escape(repr(dtype))}"
+        ):
+            convert()
+
+
+def test_value_to_tensor_refuses_a_dtype_too_narrow_for_the_number() -> None:
+    with pytest.raises(
+        ValueError, match=r"^value_to_tensor: torch.float16 cannot hold 1000000.0 \(it would become inf\)"
+    ):
+        value_to_tensor(Value(1e6), torch.float16)
+    assert value_to_tensor(Value(1e-9), torch.float16).item() == torch.tensor(1e-9, dtype=torch.float16).item()
+    assert value_to_tensor(Value(float("inf")), torch.float16).item() == float("inf")  # inf stays inf
 
 
 def test_to_torch_rejects_other_objects() -> None:
@@ -293,6 +343,99 @@ def test_wrapped_function_without_gradients_and_errors() -> None:
         function(lambda x: 1.0)(torch.zeros(2, 1))
     with no_grad(), pytest.raises(RuntimeError, match=r"nanograd.no_grad\(\) is on"):
         wrapped(x.requires_grad_())
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32], ids=str)
+def test_backward_through_an_empty_batch(dtype: torch.dtype) -> None:
+    x = torch.zeros(0, 3, dtype=dtype, requires_grad=True)
+    out = function(composite)(x)
+    assert out.shape == (0,) and out.dtype == dtype
+    out.sum().backward()
+    assert x.grad is not None and x.grad.shape == (0, 3) and x.grad.dtype == dtype
+
+
+def doubled_tanh(x):
+    return x.tanh() * 2
+
+
+@pytest.mark.parametrize("dtype", [torch.int64, torch.int32, torch.uint8, torch.bool], ids=str)
+@pytest.mark.parametrize("default", [torch.float32, torch.float64], ids=str)
+def test_integer_and_bool_inputs_give_float_outputs(dtype: torch.dtype, default: torch.dtype) -> None:
+    before = torch.get_default_dtype()
+    torch.set_default_dtype(default)
+    try:
+        out = function(doubled_tanh)(torch.tensor([[1], [0]], dtype=dtype))
+        empty = function(doubled_tanh)(torch.zeros(0, 1, dtype=dtype))
+    finally:
+        torch.set_default_dtype(before)
+    assert out.dtype == default and empty.dtype == default
+    torch.testing.assert_close(out, torch.tensor([2 * math.tanh(1), 0.0], dtype=default))
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.float32], ids=str)
+def test_floating_inputs_keep_their_dtype(dtype: torch.dtype) -> None:
+    out = function(doubled_tanh)(torch.tensor([[1.0]], dtype=dtype))
+    assert out.dtype == dtype and out.item() == torch.tensor(2 * math.tanh(1), dtype=dtype).item()
+
+
+@pytest.mark.parametrize("dtype", [torch.complex64, torch.complex128], ids=str)
+def test_complex_inputs_are_refused(dtype: torch.dtype) -> None:
+    with pytest.raises(TypeError, match=rf"function\(doubled_tanh\): complex input \({dtype}\); nanograd is real"):
+        function(doubled_tanh)(torch.tensor([[1 + 2j]], dtype=dtype))
+
+
+def _round_trips(module: object) -> list[object]:
+    """``module`` deep-copied, pickled and saved as a torch checkpoint, each read back."""
+    buffer = io.BytesIO()
+    torch.save(module, buffer)
+    buffer.seek(0)
+    return [copy.deepcopy(module), pickle.loads(pickle.dumps(module)), torch.load(buffer, weights_only=False)]
+
+
+@pytest.mark.parametrize("traced", [False, True], ids=["fresh", "traced"])
+def test_a_wrapped_function_can_be_copied_pickled_and_checkpointed(traced: bool) -> None:
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Linear(3, 3), function(composite)).double()
+    x = torch.randn(5, 3, dtype=torch.float64, requires_grad=True)
+    if traced:
+        model(x)
+    expected = model(x)
+    (expected_grad,) = torch.autograd.grad(expected.sum(), x)
+    for copied in _round_trips(model):
+        assert isinstance(copied, nn.Sequential) and copied[1].compiled is not model[1].compiled
+        assert copied[1].compiled._cache == {}  # traces again: its captured state is its own
+        out = copied(x)
+        torch.testing.assert_close(out, expected, **TIGHT)
+        torch.testing.assert_close(torch.autograd.grad(out.sum(), x)[0], expected_grad, **TIGHT)
+
+
+def test_a_lambda_still_fails_to_pickle_as_python_says() -> None:
+    with pytest.raises((pickle.PicklingError, AttributeError), match="lambda"):
+        pickle.dumps(function(lambda x: x.tanh()))
+    assert copy.deepcopy(function(lambda x: x.tanh()))(torch.tensor([[0.5]], dtype=torch.float64)).item() == math.tanh(
+        0.5
+    )
+
+
+def test_a_compiled_model_copies_its_own_parameters() -> None:
+    model = randomized(MLP(2, [3, 1]))
+    compiled = nanograd.compile(model, backend="torch")
+    point = [0.5, -1.0]
+    before = compiled(point).data
+    copies = _round_trips(compiled)
+    model.layers[0].neurons[0].b.data += 1.0  # the original's parameters move on; the copies' do not
+    for c in copies:
+        assert c.backend.name == "torch" and c(point).data == before  # type: ignore[attr-defined]
+        assert c.fn is not model  # type: ignore[attr-defined]
+    assert compiled(point).data != before
+
+
+def test_a_wrapped_function_can_go_into_data_parallel() -> None:
+    torch.manual_seed(4)
+    model = nn.DataParallel(nn.Sequential(nn.Linear(3, 3), function(composite)).double())
+    x = torch.randn(6, 3, dtype=torch.float64)
+    torch.testing.assert_close(model(x), model.module(x), **TIGHT)
+    torch.testing.assert_close(copy.deepcopy(model)(x), model(x), **TIGHT)
 
 
 def test_wrapped_function_trains_inside_a_torch_model() -> None:

@@ -98,6 +98,14 @@ class CompiledFunction:
     def __repr__(self) -> str:
         return f"compile({self.__name__}, backend={self.backend.name!r})"
 
+    def __getstate__(self) -> dict[str, Any]:
+        # Pickled and deep-copied without its traces (they hold the captured Values, which a
+        # copy of ``fn`` replaces) and with the backend by name: the copy traces again.
+        return {**self.__dict__, "backend": self.backend.name, "_cache": {}, "_last": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, backend=BACKENDS[state["backend"]]())
+
     @property
     def graph(self) -> Graph:
         """The graph of the most recent call's argument structure."""
