@@ -454,6 +454,14 @@ class Value:
         """cos(x) (op 'cos')."""
         return _unary(_COS, FLOAT_MATH.cos, self)
 
+    def maximum(self, other: Operand) -> Value:
+        """The larger of x and y, NaN if either is (op 'maximum'); a tie shares the gradient."""
+        return apply(OPS["maximum"], self, other)
+
+    def minimum(self, other: Operand) -> Value:
+        """The smaller of x and y, NaN if either is (op 'minimum'); a tie shares the gradient."""
+        return apply(OPS["minimum"], self, other)
+
     # -- comparisons: numbers in, bool out (== and hash stay identity) ---------------------
     def __lt__(self, other: Operand) -> bool:
         return self.data < _number(other, "<")
