@@ -170,8 +170,12 @@ def apply(op: Op, *args: Operand) -> Value:
     """Apply ``op`` to ``arity`` operands (Values or numbers) and return the new Value.
 
     This is the generic path (``op(x)``, ops added with :func:`~nanograd.ops.register_op`);
-    ``Value``'s methods do the same for the built-in ops.
+    ``Value``'s methods do the same for the built-in ops. An operand whose class defines
+    ``__nanograd_apply__(op, args)`` (the compiler's tracer) is handed the whole call instead.
     """
+    for a in args:
+        if type(a) is not Value and (hook := getattr(type(a), "__nanograd_apply__", None)) is not None:
+            return hook(op, args)  # type: ignore[no-any-return]
     if len(args) != op.arity:
         raise TypeError(f"op {op.name!r} takes {op.arity} operand(s), got {len(args)}")
     if op.arity == 1:
