@@ -872,6 +872,15 @@ def _value_xlogy(x: Value | float, y: Value | float) -> Value | float:
     return 0.0 if x_number == 0.0 else x * _lift(y).log()
 
 
+def _value_where(condition: Any, a: Any, b: Any) -> Any:
+    # FLOAT_MATH.where, except that a condition whose class defines __nanograd_where__ (a
+    # comparison of the compiler's tracer, which has no truth value yet) records the select.
+    select = getattr(type(condition), "__nanograd_where__", None)
+    if select is not None:
+        return select(condition, a, b)
+    return a if condition else b
+
+
 #: The math namespace for Values: op rules evaluated with it build graphs, which is
 #: what makes higher-order gradients possible (``backpropagate(create_graph=True)``).
 VALUE_MATH = SimpleNamespace(
@@ -888,5 +897,5 @@ VALUE_MATH = SimpleNamespace(
     pow=lambda x, y: _lift(x) ** y,
     xlogy=_value_xlogy,
     div=lambda x, y: x / y,
-    where=FLOAT_MATH.where,  # the condition is a bool: Value comparisons compare the numbers
+    where=_value_where,  # the condition is a bool: Value comparisons compare the numbers
 )
