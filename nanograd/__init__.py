@@ -10,16 +10,18 @@ from typing import TYPE_CHECKING
 from . import engine, neural_net, nn
 from .functional import GradcheckError, gradcheck, hessian
 from .ops import OPS, Op, register_op
+from .selection import maximum, minimum, take, where
 from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
 from .viz import draw_dot, trace
 
 if TYPE_CHECKING:
-    from .compiler import Graph, compile
+    from .compiler import Graph, TracedNumberError, compile
 
 
 def __getattr__(name: str) -> object:
-    """``compile`` and ``Graph`` import the compiler on first use: it is a third of ``import nanograd``."""
-    if name in ("compile", "Graph"):
+    """``compile``, ``Graph`` and ``TracedNumberError`` import the compiler on first use: it is a third of
+    ``import nanograd``."""
+    if name in ("compile", "Graph", "TracedNumberError"):
         from . import compiler
 
         return getattr(compiler, name)
@@ -31,6 +33,7 @@ __all__ = [
     "GradcheckError",
     "Graph",
     "Op",
+    "TracedNumberError",
     "Value",
     "compile",
     "draw_dot",
@@ -39,13 +42,17 @@ __all__ = [
     "gradcheck",
     "hessian",
     "is_grad_enabled",
+    "maximum",
+    "minimum",
     "neural_net",
     "nn",
     "no_grad",
     "register_op",
     "set_gc_tuning",
+    "take",
     "topological_order",
     "trace",
+    "where",
     "zero_grad",
 ]
 __version__ = "0.1.0"
