@@ -15,7 +15,6 @@ PyTorch is an optional extra: only this module imports it.
 from __future__ import annotations
 
 from collections.abc import Callable
-from types import SimpleNamespace
 from typing import Any
 
 try:
@@ -26,8 +25,9 @@ except ImportError as e:
     raise ImportError('nanograd.pytorch needs PyTorch: pip install "nanograd[torch]"') from e
 
 from .compiler import CompiledFunction, compile
+from .compiler.torch_backend import TORCH_MATH
 from .neural_net import ACTIVATIONS, MLP, Layer, Neuron
-from .ops import FLOAT_MATH, OPS, Op
+from .ops import OPS, Op
 from .value import Value, is_grad_enabled
 
 __all__ = [
@@ -43,10 +43,6 @@ __all__ = [
 ]
 
 Model = MLP | Layer | Neuron
-
-#: The op table's math namespace for torch tensors: the torch function of the same name
-#: for every function of :data:`nanograd.ops.FLOAT_MATH` (``exp``, ``log``, ..., ``xlogy``).
-TORCH_MATH = SimpleNamespace(**{name: getattr(torch, name) for name in vars(FLOAT_MATH)})
 
 
 def torch_reference(op: Op | str, *tensors: torch.Tensor) -> torch.Tensor:

@@ -1,121 +1,678 @@
-"""Tracing: run a function once on Values and record the graph it builds as a :class:`Graph`.
+"""Tracing: call a function on *tracers*, Values that hold no number, and record the graph it builds.
 
-Values created while the function runs form the graph. Every other Value it reaches (a
-model's parameters, or any Value computed before the call) is *captured*: it becomes a
-``param`` slot whose current number is read at every call. Leaves created during the
-call (the ``1`` in ``1 + x``) become constants. The function is called twice to tell the
-two apart: created Values are new objects at every call, captured ones are not.
+Honest tracing
+    Each traced argument is a :class:`Tracer`: a ``Value`` whose operators and methods
+    record an op instead of computing one (``w * x`` with ``w`` a plain Value reaches
+    ``Tracer.__rmul__``: Python asks a subclass's reflected operator first). A tracer has
+    no number, so Python that would read one -- ``.data``, ``.of``, ``bool()`` (an ``if``,
+    ``and``, ``while``), ``int()``, ``float()``, ``round()``, indexing a list with it,
+    formatting it -- raises :class:`TracedNumberError` naming the arguments the value
+    depends on and what to use instead, as ``jax.jit`` does. It is never silently frozen.
+    A comparison of tracers is a :class:`Condition`: it has no truth value either, but
+    :func:`nanograd.where` records it as a select (and ``&``, ``|`` combine conditions).
+    :func:`nanograd.take` records a traced index, and :func:`nanograd.maximum` is an op.
+
+Captured Values
+    Every plain Value the function reaches is *captured*: a model's parameters, or Values
+    computed before the call. Their numbers stay readable while tracing, and the graph
+    reads them afresh at every call (a parameter slot). Python that reads a captured
+    number is, by the same token, run once, when tracing. Values the function computes
+    from captured ones alone (an L2 penalty over the parameters) are computed eagerly while
+    tracing; their ops are recorded too, so they follow the parameters at every call. To
+    tell those apart from Values computed before the call, the function is called twice:
+    what it computes is new at every call, what it captures is the same object both times.
+    Leaves it creates (the ``1`` in ``1 + x``) are constants.
 """
 
 from __future__ import annotations
 
+import contextvars
+import inspect
 import numbers
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, NoReturn
 
-from ..ops import lookup
-from ..value import VALUE_MATH, Value, topological_order
-from .graph import Graph, Node
+from ..ops import OPS, Op, power
+from ..selection import where
+from ..value import Value, _short, topological_order
+from .graph import TAKE, Graph, Node
 
-#: One call's arguments: a number for a scalar argument, a sequence of numbers for a vector one.
-Sample = Sequence[float | Sequence[float]]
+__all__ = ["Condition", "TracedNumberError", "Tracer", "trace", "tracing"]
+
+
+class TracedNumberError(TypeError):
+    """Python asked for the number of a traced value (one that depends on an argument) while tracing.
+
+    The message names the arguments the value depends on and what to use instead:
+    :func:`nanograd.where`, :func:`nanograd.maximum` or :func:`nanograd.take` keep the
+    choice in the graph, and ``compile(fn, static_argnums=...)`` makes an argument a
+    Python value that is traced once per distinct value.
+    """
+
+
+#: The advice of a TracedNumberError, by what Python wanted the number for.
+_ADVICE = {
+    "truth": (
+        "so Python cannot branch on it (if, while, and, or, max(), sorted()); keep the choice in the graph "
+        "with nanograd.where(condition, x, y), nanograd.maximum(x, y) or nanograd.minimum(x, y)"
+    ),
+    "index": "so it cannot index a list or count (values[i], range(i)); use nanograd.take(values, i)",
+    "number": (
+        "use its methods (x.exp(), x.log(), ...) and nanograd.where, maximum, minimum or take instead of "
+        "Python on its number"
+    ),
+    "text": "format the results after the call: f.map(...) returns the numbers",
+    "graph": "backpropagate the result of the compiled call (f(x), f.mean(X)) outside the function",
+}
+
+_tape: contextvars.ContextVar[_Tape | None] = contextvars.ContextVar("nanograd_tracing", default=None)
+
+
+def tracing() -> bool:
+    """Whether a function is being traced in this thread (compiled calls inside it are inlined)."""
+    return _tape.get() is not None
+
+
+#: An operand as the tape stores it: an earlier entry (int), a plain Value, or a literal (float).
+Ref = int | Value | float
+
+
+class _Tape:
+    """What one traced call records: one entry per traced value, in the order they were made.
+
+    An entry is a kind (``arg``, an op's name, a select's name or ``take``), the op's
+    ``param`` and its operands (for an ``arg``, its slot). The tape only grows while the
+    function runs; a tracer that escapes the call refuses to record afterwards.
+    """
+
+    __slots__ = ("fn_name", "kinds", "names", "open", "operands", "params", "positions", "shapes")
+
+    def __init__(
+        self, fn_name: str, names: tuple[str, ...], shapes: tuple[int | None, ...], positions: tuple[int, ...]
+    ) -> None:
+        # names, shapes and positions (in the call) have one entry per traced argument
+        self.fn_name, self.names, self.shapes, self.positions = fn_name, names, shapes, positions
+        self.kinds: list[str] = []
+        self.params: list[float | None] = []
+        self.operands: list[tuple[Any, ...]] = []
+        self.open = True
+
+    def record(self, kind: str, param: float | None, operands: tuple[Any, ...]) -> Tracer:
+        """A new tracer for an entry ``kind(operands)``."""
+        if not self.open:
+            raise TracedNumberError(
+                f"compile({self.fn_name}): a traced value was used after its function returned; "
+                "keep traced values inside the function"
+            )
+        self.kinds.append(kind)
+        self.params.append(param)
+        self.operands.append(operands)
+        t = _new_tracer(Tracer)
+        t._tape, t._at = self, len(self.kinds) - 1
+        return t
+
+    def ref(self, x: object, what: str) -> Ref:
+        """Operand ``x`` (a tracer, a plain Value, a condition or a number) as the tape stores it."""
+        if type(x) is Tracer:
+            if x._tape is not self:
+                raise TracedNumberError(
+                    f"compile({self.fn_name}): a traced value of another function's trace reached this one"
+                )
+            return x._at
+        if isinstance(x, Value):
+            return x
+        if isinstance(x, Condition):
+            return self.ref(x._number(), what)
+        if type(x) is float:
+            return x
+        if isinstance(x, numbers.Real):
+            try:
+                return float(x)
+            except OverflowError:
+                raise OverflowError(f"{what}: {x!r} is too large for a float") from None
+        raise TypeError(f"{what}: expected a real number or a Value, got {_short(x)} of type {type(x).__name__}")
+
+    def depends_on(self, refs: Iterable[Ref]) -> list[tuple[int, int]]:
+        """The argument slots that the entries ``refs`` depend on, sorted."""
+        slots: set[tuple[int, int]] = set()
+        seen: set[int] = set()
+        stack = [r for r in refs if type(r) is int]
+        while stack:
+            i = stack.pop()
+            if i in seen:
+                continue
+            seen.add(i)
+            if self.kinds[i] == "arg":
+                slots.add(self.operands[i])
+            else:
+                stack.extend(r for r in self.operands[i] if type(r) is int)
+        return sorted(slots)
+
+    def refuse(self, refs: Iterable[Ref], what: str, purpose: str) -> NoReturn:
+        """Raise the TracedNumberError for ``what`` (``bool()``, ``.data``) of a value made of ``refs``."""
+        slots = self.depends_on(refs)
+        by_argument: dict[int, list[int]] = {}
+        for a, e in slots:
+            by_argument.setdefault(a, []).append(e)
+        parts = []
+        for a, elements in by_argument.items():
+            name = self.names[a]
+            part = f"argument {self.positions[a]}" + (f" ({name})" if name else "")
+            if self.shapes[a] is not None:
+                shown = ", ".join(map(str, elements[:4])) + (", ..." if len(elements) > 4 else "")
+                part += f" element{'s' if len(elements) > 1 else ''} {shown}"
+            parts.append(part)
+        static = ""
+        if by_argument and purpose not in ("text", "graph"):
+            numbers = ", ".join(str(self.positions[a]) for a in by_argument)
+            static = f", or make the argument static: compile({self.fn_name}, static_argnums=({numbers},))"
+        raise TracedNumberError(
+            f"compile({self.fn_name}): {what} of a traced value, which depends on "
+            f"{' and '.join(parts) or 'the arguments'}: its number is not known while tracing, "
+            f"{_ADVICE[purpose]}{static}"
+        )
+
+
+_new_tracer = object.__new__
+
+
+class Tracer(Value):
+    """A Value that holds no number: its operators and methods record the graph (see the module docstring)."""
+
+    __slots__ = ("_at", "_tape")
+
+    _tape: _Tape
+    _at: int
+
+    def _refuse(self, what: str, purpose: str) -> NoReturn:
+        self._tape.refuse([self._at], what, purpose)
+
+    def _record(self, name: str, *operands: object, param: float | None = None) -> Tracer:
+        tape = self._tape
+        return tape.record(name, param, tuple(tape.ref(x, name) for x in operands))
+
+    def __repr__(self) -> str:
+        tape = self._tape
+        return f"Tracer(v{self._at} = {tape.kinds[self._at]} in the trace of {tape.fn_name})"
+
+    # -- the number, refused ---------------------------------------------------------------
+    @property
+    def data(self) -> float:
+        self._refuse("reading .data", "number")
+
+    @data.setter
+    def data(self, x: float) -> None:
+        self._refuse("assigning .data", "number")
+
+    @property
+    def of(self) -> float:
+        self._refuse("reading .of", "number")
+
+    @of.setter
+    def of(self, x: float) -> None:
+        self._refuse("assigning .of", "number")
+
+    def __bool__(self) -> bool:
+        self._refuse("the truth (bool())", "truth")
+
+    def __float__(self) -> float:
+        self._refuse("float()", "number")
+
+    def __int__(self) -> int:
+        self._refuse("int()", "index")
+
+    def __index__(self) -> int:
+        self._refuse("using as an index", "index")
+
+    def __complex__(self) -> complex:
+        self._refuse("complex()", "number")
+
+    def __round__(self, ndigits: int | None = None) -> float:
+        self._refuse("round()", "number")
+
+    def __trunc__(self) -> int:
+        self._refuse("math.trunc()", "number")
+
+    def __floor__(self) -> int:
+        self._refuse("math.floor()", "number")
+
+    def __ceil__(self) -> int:
+        self._refuse("math.ceil()", "number")
+
+    def __format__(self, spec: str) -> str:
+        self._refuse("formatting (f-string, format())", "text")
+
+    def __reduce__(self) -> NoReturn:
+        self._refuse("pickling or copying", "graph")
+
+    # -- what would walk an eager graph the tracer does not have ----------------------------
+    @property
+    def inputs(self) -> NoReturn:
+        self._refuse("reading .inputs", "graph")
+
+    @property
+    def operands(self) -> NoReturn:
+        self._refuse("reading .operands", "graph")
+
+    def backpropagate(self, create_graph: bool = False) -> NoReturn:
+        self._refuse("backpropagate()", "graph")
+
+    backward = backpropagate
+
+    # -- arithmetic: one entry per op, operands in the order the eager engine would keep them ---
+    def __add__(self, other: object) -> Tracer:
+        return self._record("add", self, other)
+
+    def __radd__(self, other: object) -> Tracer:
+        # w + x for a plain Value w is w.__add__(x) eagerly; 1 + x is x + 1 (Value's __radd__)
+        return self._record("add", other, self) if isinstance(other, Value) else self._record("add", self, other)
+
+    def __sub__(self, other: object) -> Tracer:
+        return self._record("sub", self, other)
+
+    def __rsub__(self, other: object) -> Tracer:
+        return self._record("sub", other, self)
+
+    def __mul__(self, other: object) -> Tracer:
+        return self._record("mul", self, other)
+
+    def __rmul__(self, other: object) -> Tracer:
+        # w * x for a plain Value w is w.__mul__(x) eagerly; 2 * x is x * 2 (Value's __rmul__)
+        return self._record("mul", other, self) if isinstance(other, Value) else self._record("mul", self, other)
+
+    def __truediv__(self, other: object) -> Tracer:
+        return self._record("div", self, other)
+
+    def __rtruediv__(self, other: object) -> Tracer:
+        return self._record("div", other, self)
+
+    def __pow__(self, other: object) -> Tracer:
+        if isinstance(other, (Value, Condition)):
+            return self._record("pow", self, other)
+        k = self._tape.ref(other, "**")
+        return self._record("power", self, param=power(k).param)  # type: ignore[arg-type]
+
+    def __rpow__(self, other: object) -> Tracer:
+        return self._record("pow", other, self)
+
+    def __neg__(self) -> Tracer:
+        return self._record("neg", self)
+
+    def relu(self) -> Tracer:
+        return self._record("relu", self)
+
+    def tanh(self) -> Tracer:
+        return self._record("tanh", self)
+
+    def sigmoid(self) -> Tracer:
+        return self._record("sigmoid", self)
+
+    def exp(self) -> Tracer:
+        return self._record("exp", self)
+
+    def log(self) -> Tracer:
+        return self._record("log", self)
+
+    def sqrt(self) -> Tracer:
+        return self._record("sqrt", self)
+
+    def abs(self) -> Tracer:
+        return self._record("abs", self)
+
+    def sin(self) -> Tracer:
+        return self._record("sin", self)
+
+    def cos(self) -> Tracer:
+        return self._record("cos", self)
+
+    def maximum(self, other: object) -> Tracer:
+        return self._record("maximum", self, other)
+
+    def minimum(self, other: object) -> Tracer:
+        return self._record("minimum", self, other)
+
+    # -- comparisons: conditions, for nanograd.where ----------------------------------------
+    def __gt__(self, other: object) -> Condition:  # type: ignore[override]
+        return Condition(self._tape, "gt", self, other)
+
+    def __ge__(self, other: object) -> Condition:  # type: ignore[override]
+        return Condition(self._tape, "ge", self, other)
+
+    def __lt__(self, other: object) -> Condition:  # type: ignore[override]
+        return Condition(self._tape, "gt", other, self)
+
+    def __le__(self, other: object) -> Condition:  # type: ignore[override]
+        return Condition(self._tape, "ge", other, self)
+
+    # -- the hooks of nanograd.value.apply and nanograd.take --------------------------------
+    @staticmethod
+    def __nanograd_apply__(op: Op, args: Sequence[object]) -> Tracer:
+        """``op(*args)`` recorded (``nanograd.value.apply`` calls this for an op with a tracer operand)."""
+        tape = next(a._tape for a in args if type(a) is Tracer)
+        return _apply(tape, op, args)
+
+    def __nanograd_take__(self, values: Sequence[Any]) -> Tracer | list[Tracer]:
+        return _take(self._tape, self._at, values)
+
+
+def _apply(tape: _Tape, op: Op, args: Sequence[object]) -> Tracer:
+    if op.name != "power" and OPS.get(op.name) is not op:
+        raise TypeError(
+            f"compile({tape.fn_name}): op {op.name!r} is not in the op table, so a graph cannot name it "
+            "(add it with nanograd.register_op)"
+        )
+    if len(args) != op.arity:
+        raise TypeError(f"op {op.name!r} takes {op.arity} operand(s), got {len(args)}")
+    return tape.record(op.name, op.param, tuple(tape.ref(a, op.symbol) for a in args))
+
+
+def _take(tape: _Tape, index: Ref, values: Sequence[Any]) -> Tracer | list[Tracer]:
+    """A traced ``take``: one entry, or one per column for a table of rows."""
+    if not isinstance(values, Sequence) or isinstance(values, str) or not values:
+        raise ValueError(f"take: expected a non-empty list of values, got {_short(values)}")
+    if not all(isinstance(row, Sequence) and not isinstance(row, str) for row in values):
+        return tape.record(TAKE, None, (index, *(tape.ref(v, "take") for v in values)))
+    widths = {len(row) for row in values}
+    if len(widths) != 1:
+        raise ValueError(f"take: the rows of a table must have one length, got lengths {sorted(widths)}")
+    return [tape.record(TAKE, None, (index, *(tape.ref(v, "take") for v in column))) for column in zip(*values)]
+
+
+class Condition:
+    """A comparison of traced values (``x > 0``): no truth value while tracing, a select in ``where``.
+
+    ``c1 & c2`` and ``c1 | c2`` combine conditions (as they combine bools eagerly). In
+    arithmetic a condition is its number, 1 or 0, as a bool is (``sum(x > 0 for x in xs)``
+    counts). ``not`` and ``~`` cannot be traced: swap ``x`` and ``y`` in ``where`` instead.
+    """
+
+    __slots__ = ("_a", "_b", "_kind", "_tape")
+
+    _a: Any
+    _b: Any
+
+    def __init__(self, tape: _Tape, kind: str, a: object, b: object) -> None:
+        # kind is "gt" or "ge" (a, b: operands), or "and" / "or" (a, b: conditions).
+        self._tape, self._kind = tape, kind
+        if kind in ("gt", "ge"):
+            a, b = tape.ref(a, ">" if kind == "gt" else ">="), tape.ref(b, ">" if kind == "gt" else ">=")
+        self._a, self._b = a, b
+
+    def __repr__(self) -> str:
+        return f"Condition({self._kind}) in the trace of {self._tape.fn_name}"
+
+    def _refs(self) -> list[Ref]:
+        if self._kind in ("gt", "ge"):
+            return [self._a, self._b]
+        return [*self._a._refs(), *self._b._refs()]
+
+    def __nanograd_where__(self, x: Any, y: Any) -> Tracer:
+        """``where(self, x, y)`` recorded: a select, or nested selects for ``&`` and ``|``."""
+        tape = self._tape
+        if self._kind in ("gt", "ge"):
+            operands = (self._a, self._b, tape.ref(x, "where"), tape.ref(y, "where"))
+            return tape.record("where_gt" if self._kind == "gt" else "where_ge", None, operands)
+        left, right = self._a, self._b
+        if self._kind == "and":
+            return where(left, where(right, x, y), y)  # type: ignore[return-value]  # a tracer
+        return where(left, x, where(right, x, y))  # type: ignore[return-value]  # a tracer
+
+    def _number(self) -> Tracer:
+        """The condition as a number: 1.0 where it holds, else 0.0."""
+        return self.__nanograd_where__(1.0, 0.0)
+
+    def _combine(self, kind: str, other: object) -> Condition | bool:
+        if type(other) is bool:  # as bools combine: c & True is c, c & False is False
+            return self if other == (kind == "and") else other
+        if not isinstance(other, Condition):
+            return NotImplemented  # type: ignore[no-any-return]
+        return Condition(self._tape, kind, self, other)
+
+    def __and__(self, other: object) -> Condition | bool:
+        return self._combine("and", other)
+
+    __rand__ = __and__
+
+    def __or__(self, other: object) -> Condition | bool:
+        return self._combine("or", other)
+
+    __ror__ = __or__
+
+    def _refuse(self, what: str, purpose: str) -> NoReturn:
+        self._tape.refuse(self._refs(), what, purpose)
+
+    def __bool__(self) -> bool:
+        self._refuse("the truth (bool()) of a comparison", "truth")
+
+    def __invert__(self) -> NoReturn:
+        raise TracedNumberError(
+            f"compile({self._tape.fn_name}): ~ and not cannot be traced (on a bool, ~True is -2); "
+            "write where(condition, y, x) instead of where(~condition, x, y)"
+        )
+
+    def __eq__(self, other: object) -> bool:
+        self._refuse("comparing the truth (==, !=)", "truth")
+
+    __ne__ = __eq__
+    __hash__ = object.__hash__
+
+    def __lt__(self, other: object) -> bool:
+        self._refuse("ordering", "truth")
+
+    __le__ = __gt__ = __ge__ = __lt__
+
+    def __int__(self) -> int:
+        self._refuse("int()", "index")
+
+    def __index__(self) -> int:
+        self._refuse("using as an index", "index")
+
+    def __float__(self) -> float:
+        self._refuse("float()", "number")
+
+    def __format__(self, spec: str) -> str:
+        self._refuse("formatting (f-string, format())", "text")
+
+    # -- arithmetic: the number 1 or 0 ----------------------------------------------------
+    def __add__(self, other: object) -> Tracer:
+        return self._number() + other
+
+    __radd__ = __add__
+
+    def __sub__(self, other: object) -> Tracer:
+        return self._number() - other
+
+    def __rsub__(self, other: object) -> Tracer:
+        return other - self._number()
+
+    def __mul__(self, other: object) -> Tracer:
+        return self._number() * other
+
+    __rmul__ = __mul__
+
+    def __truediv__(self, other: object) -> Tracer:
+        return self._number() / other
+
+    def __rtruediv__(self, other: object) -> Tracer:
+        return other / self._number()
+
+    def __neg__(self) -> Tracer:
+        return -self._number()
+
+    @staticmethod
+    def __nanograd_apply__(op: Op, args: Sequence[object]) -> Tracer:
+        tape = next(a._tape for a in args if isinstance(a, Condition))
+        return _apply(tape, op, args)
+
+    def __nanograd_take__(self, values: Sequence[Any]) -> Tracer | list[Tracer]:
+        return _take(self._tape, self._number()._at, values)
+
+
+# -- trace: the function called on tracers, recorded as a Graph -------------------------------------
 
 
 @dataclass
 class Trace:
-    """A traced call: its graph, the captured Values (in slot order) and the eager output."""
+    """A traced call: its graph and the captured Values, in slot order."""
 
     graph: Graph
     params: list[Value]
-    output: Value
 
 
-def argument_values(shapes: Sequence[int | None], sample: Sample) -> list[Value | list[Value]]:
-    """Fresh leaves holding one sample, structured as ``shapes`` says."""
-    return [Value(x) if isinstance(x, (int, float)) else [Value(e) for e in x] for x in sample]
+def argument_names(fn: Callable[..., object]) -> list[str]:
+    """The names of ``fn``'s positional parameters, as far as they can be read (else empty)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in parameters if p.kind in kinds]
 
 
-def trace(fn: Callable[..., object], shapes: Sequence[int | None], sample: Sample) -> Trace:
-    """Call ``fn`` once on ``sample`` and record the graph; TypeError if it returns no Value."""
-    args = argument_values(shapes, sample)
-    out = _call(fn, args)
-    # Call fn a second time: the Values it creates are new objects each time, the Values it
-    # captures are the same objects in both graphs. (No hook into Value is needed.)
-    captured = set(topological_order(_call(fn, argument_values(shapes, sample))))
-    slots = {v: (a, 0) for a, v in enumerate(args) if isinstance(v, Value)}
-    slots.update({v: (a, e) for a, vs in enumerate(args) if isinstance(vs, list) for e, v in enumerate(vs)})
-    index: dict[Value, int] = {}
-    nodes: list[Node] = []
-    params: list[Value] = []
-    for v in _order_stopping_at_captured(out, captured):
-        if v in slots:
-            node = Node("arg", slot=slots[v])
-        elif v in captured:
-            node = Node("param", slot=(len(params),))
-            params.append(v)
-        elif v.op is None:
-            node = Node("const", value=v.data)
+def trace(fn: Callable[..., object], shapes: tuple[int | None, ...], static: dict[int, object], name: str) -> Trace:
+    """Call ``fn`` on tracers and record its graph.
+
+    ``shapes`` has one entry per traced argument (None: a scalar, k: a list of k Values);
+    ``static`` maps the positions of static arguments to the values passed as they are.
+    ``fn`` is called twice (see the module docstring). It must return a Value or a list of
+    Values: else TypeError. Two calls that record different ops raise ValueError.
+    """
+    positions = [p for p in range(len(shapes) + len(static)) if p not in static]
+    all_names = argument_names(fn)
+    names = tuple(all_names[p] if p < len(all_names) else "" for p in positions)
+    first, outputs, vector = _call(fn, shapes, static, name, names, tuple(positions))
+    second, again, _ = _call(fn, shapes, static, name, names, tuple(positions))
+    if first.kinds != second.kinds or len(outputs) != len(again):
+        raise ValueError(
+            f"compile({name}): two calls of the function while tracing recorded different operations; "
+            "it must compute the same graph at every call (no randomness or state that changes between calls)"
+        )
+    builder = _Builder(first, _plain_values(second, again), name)
+    out = tuple(builder.emit(r) for r in outputs)
+    return Trace(Graph(shapes, len(builder.params), tuple(builder.nodes), out, vector, names), builder.params)
+
+
+def _call(
+    fn: Callable[..., object],
+    shapes: tuple[int | None, ...],
+    static: dict[int, object],
+    name: str,
+    names: tuple[str, ...],
+    positions: tuple[int, ...],
+) -> tuple[_Tape, list[Ref], bool]:
+    """One traced call: its tape, its outputs as references, and whether it returned a list."""
+    tape = _Tape(name, names, shapes, positions)
+    args: list[object] = []
+    traced = iter(enumerate(shapes))
+    for p in range(len(shapes) + len(static)):
+        if p in static:
+            args.append(static[p])
+            continue
+        a, k = next(traced)
+        if k is None:
+            args.append(tape.record("arg", None, (a, 0)))
         else:
-            node = Node(v.op.name, tuple(_operand_index(x, index, nodes) for x in v.operands), v.op.param)
-        index[v] = len(nodes)
-        nodes.append(node)
-    return Trace(Graph(tuple(shapes), len(params), tuple(nodes)), params, out)
+            args.append([tape.record("arg", None, (a, e)) for e in range(k)])
+    token = _tape.set(tape)
+    try:
+        out = fn(*args)
+    finally:
+        _tape.reset(token)
+        tape.open = False
+    if isinstance(out, Value):
+        return tape, [tape.ref(out, name)], False
+    if isinstance(out, (list, tuple)) and out and all(isinstance(v, Value) for v in out):
+        return tape, [tape.ref(v, name) for v in out], True
+    got = "a comparison (use nanograd.where)" if isinstance(out, Condition) else type(out).__name__
+    raise TypeError(f"compile: {name} must return one Value, got {got} (or a non-empty list of Values)")
 
 
-def _operand_index(x: Value | float, index: dict[Value, int], nodes: list[Node]) -> int:
-    """The node of operand ``x``: its Value's, or a new constant node for a literal number."""
-    if isinstance(x, Value):
-        return index[x]
-    nodes.append(Node("const", value=x))
-    return len(nodes) - 1
+def _plain_values(tape: _Tape, outputs: list[Ref]) -> set[Value]:
+    """Every plain Value a traced call reached, and every Value those were computed from."""
+    roots = [r for r in outputs if isinstance(r, Value)]
+    roots += [x for operands in tape.operands for x in operands if isinstance(x, Value)]
+    reached: set[Value] = set()
+    for v in roots:
+        if v not in reached:
+            reached.update(topological_order(v))
+    return reached
 
 
-def _call(fn: Callable[..., object], args: list[Value | list[Value]]) -> Value:
-    out = fn(*args)
-    if not isinstance(out, Value):
-        raise TypeError(f"compile: {_name(fn)} must return one Value, got {type(out).__name__}")
-    return out
+class _Builder:
+    """The nodes of a Graph, from a tape and the plain Values it reaches (see :func:`trace`)."""
 
+    def __init__(self, tape: _Tape, captured: set[Value], name: str) -> None:
+        self.tape, self.captured, self.name = tape, captured, name
+        self.nodes: list[Node] = []
+        self.params: list[Value] = []
+        self.at_entry: dict[int, int] = {}
+        self.at_value: dict[Value, int] = {}
+        self.at_const: dict[str, int] = {}
 
-def _order_stopping_at_captured(out: Value, captured: set[Value]) -> list[Value]:
-    """``topological_order(out)`` without the Values only reachable through captured ones."""
-    order = topological_order(out)
-    needed = {out}
-    for v in reversed(order):
-        if v in needed and v not in captured:
-            needed.update(x for x in v.operands if isinstance(x, Value))
-    return [v for v in order if v in needed]
+    def emit(self, root: Ref) -> int:
+        """The node of ``root``, emitting it after everything it depends on (iteratively: any depth)."""
+        stack: list[Ref] = [root]
+        while stack:
+            item = stack[-1]
+            if self._index(item) is not None:
+                stack.pop()
+                continue
+            pending = [x for x in self._operands(item) if self._index(x) is None]
+            if pending:
+                stack.extend(reversed(pending))
+                continue
+            stack.pop()
+            self._finish(item)
+        index = self._index(root)
+        assert index is not None
+        return index
 
+    def _index(self, item: Ref) -> int | None:
+        if type(item) is int:
+            return self.at_entry.get(item)
+        if isinstance(item, Value):
+            return self.at_value.get(item)
+        return self.at_const.get(float(item).hex())
 
-def replay(graph: Graph, params: Sequence[float], sample: Sample, backpropagate: bool) -> Value:
-    """Run ``graph`` on one sample with the eager engine (raising exactly its errors)."""
-    args = argument_values(graph.args, sample)
-    flat = [v if isinstance(v, list) else [v] for v in args]
-    leaves = [Value(p) for p in params]
-    values: list[Value] = []
-    for n in graph.nodes:
-        if n.op == "arg":
-            a, e = n.slot
-            values.append(flat[a][e])
-        elif n.op == "param":
-            values.append(leaves[n.slot[0]])
-        elif n.op == "const":
-            values.append(Value(n.value))  # type: ignore[arg-type]
+    def _operands(self, item: Ref) -> tuple[Ref, ...]:
+        if type(item) is int:
+            return () if self.tape.kinds[item] == "arg" else self.tape.operands[item]
+        if isinstance(item, Value) and item not in self.captured and item.op is not None:
+            return item.operands
+        return ()
+
+    def _add(self, node: Node) -> int:
+        self.nodes.append(node)
+        return len(self.nodes) - 1
+
+    def _finish(self, item: Ref) -> None:
+        if type(item) is int:
+            kind, param, operands = self.tape.kinds[item], self.tape.params[item], self.tape.operands[item]
+            node = Node("arg", slot=operands) if kind == "arg" else Node(kind, self._inputs(operands), param)
+            self.at_entry[item] = self._add(node)
+        elif isinstance(item, Value):
+            self.at_value[item] = self._add(self._value_node(item))
         else:
-            values.append(lookup(n.op, n.param).forward(VALUE_MATH, *(values[i] for i in n.inputs)))
-    if backpropagate:
-        values[-1].backpropagate()
-    return values[-1]
+            self.at_const[float(item).hex()] = self._add(Node("const", value=float(item)))
 
+    def _inputs(self, operands: tuple[Ref, ...]) -> tuple[int, ...]:
+        indices = tuple(self._index(x) for x in operands)
+        assert None not in indices
+        return indices  # type: ignore[return-value]
 
-def _name(fn: Callable[..., object]) -> str:
-    return getattr(fn, "__name__", repr(fn))
-
-
-def as_number(x: object, what: str) -> float:
-    """``x`` as a float, or TypeError naming ``what``."""
-    if isinstance(x, Value):
-        return x.data
-    if isinstance(x, numbers.Real):
-        return float(x)
-    raise TypeError(f"{what}: expected a real number or a Value, got {x!r} of type {type(x).__name__}")
+    def _value_node(self, v: Value) -> Node:
+        """A plain Value's node: captured (a parameter slot), a created constant, or a created op."""
+        if v in self.captured:
+            self.params.append(v)
+            return Node("param", slot=(len(self.params) - 1,))
+        op = v.op
+        if op is None:
+            return Node("const", value=v.data)
+        if op.name != "power" and OPS.get(op.name) is not op:
+            raise TypeError(
+                f"compile({self.name}): a Value the function computed comes from op {op.name!r}, which is not in "
+                "the op table (a compiled function's mean() or sum(), or a micrograd-style custom op); "
+                "compute it outside the function and use the result, or add the op with nanograd.register_op"
+            )
+        return Node(op.name, self._inputs(v.operands), op.param)
