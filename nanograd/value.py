@@ -863,7 +863,7 @@ def grad(out: Value, wrt: Sequence[Value], create_graph: bool = False) -> list[A
 
 def _lift(x: Value | float) -> Value:
     """``x`` as a Value (a literal operand becomes a constant leaf), for rules run on Values."""
-    return x if type(x) is Value else Value(x)  # type: ignore[arg-type]
+    return x if isinstance(x, Value) else Value(x)  # a subclass (the compiler's tracer) as it is
 
 
 def _value_xlogy(x: Value | float, y: Value | float) -> Value | float:
