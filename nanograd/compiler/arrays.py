@@ -23,7 +23,7 @@ from typing import Any
 from .backends import Result
 from .eager import eager_sample
 from .graph import Graph, op_of
-from .lowering import Argument, Array, Contract, Gather, Leaves, Linear, Map, Plan, Take
+from .lowering import Argument, Array, Contract, Gather, Input, Leaves, Linear, Map, Plan, Take
 
 
 class _Irregular(Exception):
@@ -258,40 +258,45 @@ class ArrayBackend:
             elif isinstance(step, Gather):
                 R.append(self.concat([R[r][:, self._selector(cols, param_row)] for r, cols in step.parts]))
             elif isinstance(step, Map):
-                R.append(op_of(step.name, step.param).forward(self.math, *(R[j] for j in step.inputs)))
+                R.append(op_of(step.name, step.param).forward(self.math, *(self._read(R, x) for x in step.inputs)))
             elif isinstance(step, Linear):
                 R.append(self._linear(step, R, param_row))
             elif isinstance(step, Contract):
                 R.append(self._contract(step, R))
             else:
                 cols = self._take_columns(step, R, strict, irregular)
-                R.append(self.take_columns(R[step.table], cols))
+                R.append(self.take_columns(self._read(R, step.table), cols))
         return R
+
+    def _read(self, R: list[Array], x: Input) -> Array:
+        """What input ``x`` reads: a register, or a view of some of its columns."""
+        reg, cols = x
+        return R[reg] if cols is None else R[reg][:, self._selector(cols, R[reg])]
 
     def _weights(self, step: Linear, param_row: Array) -> Array:
         return param_row[0][self._cached("weights", step.weights, lambda: self.index(step.weights, param_row))]
 
     def _linear(self, step: Linear, R: list[Array], param_row: Array) -> Array:
-        x, W = R[step.x], self._weights(step, param_row)
+        x, W = self._read(R, step.x), self._weights(step, param_row)
         out = x @ W.T if step.blocks == 1 else (x.reshape(x.shape[0], step.blocks, -1) @ W.T).reshape(x.shape[0], -1)
         if step.bias_slots:
             return out + param_row[:, self._cached("bias", step.bias_slots, lambda: self.index(step.bias_slots, x))]
-        return out if step.bias is None else out + R[step.bias]
+        return out if step.bias is None else out + self._read(R, step.bias)
 
     def _contract(self, step: Contract, R: list[Array]) -> Array:
         total = None
         if step.a is not None and step.b is not None:
-            products = R[step.a] * R[step.b]
+            products = self._read(R, step.a) * self._read(R, step.b)
             total = products.reshape(products.shape[0], -1, step.products).sum(-1)
         if step.c is not None:
-            terms = R[step.c]
+            terms = self._read(R, step.c)
             rest = terms.reshape(terms.shape[0], -1, step.terms).sum(-1)
             total = rest if total is None else total + rest
         return total
 
     def _take_columns(self, step: Take, R: list[Array], strict: bool, irregular: list[list[bool]] | None) -> Array:
         """The columns of its table a take picks: ``o * size + index``, the index checked."""
-        index = R[step.index]
+        index = self._read(R, step.index)
         valid = self.whole_in_range(index, step.size)
         if not all(self.true_rows(valid)):
             if strict:
@@ -299,7 +304,7 @@ class ArrayBackend:
             if irregular is not None:
                 irregular.append(self.true_rows(valid))
             index = self.math.where(valid, index, 0.0)  # any column will do: the eager engine decides there
-        outputs = R[step.table].shape[1] // step.size
+        outputs = self._read(R, step.table).shape[1] // step.size
         offsets = self._cached("offsets", step, lambda: self.index([o * step.size for o in range(outputs)], index))
         return self.to_int(index) + offsets
 
@@ -309,17 +314,24 @@ class ArrayBackend:
         param_row = R[plan.params]
         G: list[Array | None] = [None] * len(R)
 
-        def add(j: int, g: Any) -> None:
+        def add(x: Input, g: Any) -> None:
+            """Add ``g``, the gradient of what input ``x`` read, into its register's gradient."""
+            j, cols = x
             if not plan.needs_grad[j]:
                 return
+            rows, width = R[j].shape[0], R[j].shape[1] if cols is None else len(cols)
             if not hasattr(g, "shape"):  # a number from a rule, e.g. the 0.0 of a select's condition
                 if g == 0:
                     return
-                g = self.zeros(R[j].shape[0], R[j].shape[1], param_row) + g
-            if g.shape[0] != R[j].shape[0]:
+                g = self.zeros(rows, width, param_row) + g
+            if g.shape[0] != rows:
                 g = self.sum_rows(g)
-            if g.shape[1] != R[j].shape[1]:
+            if g.shape[1] != width:
                 g = self.sum_columns(g)
+            if cols is not None:
+                whole = self.zeros(rows, R[j].shape[1], param_row)
+                self.add_columns(whole, self._cached("scatter", cols, lambda: self.index(cols, param_row)), g)
+                g = whole
             G[j] = g if G[j] is None else G[j] + g
 
         reg, col = plan.outputs[output]
@@ -334,26 +346,19 @@ class ArrayBackend:
             if isinstance(step, Gather):
                 start = 0
                 for r, cols in step.parts:
-                    if plan.needs_grad[r]:
-                        part = self.zeros(R[r].shape[0], R[r].shape[1], param_row)
-                        piece = g[:, start : start + len(cols)]
-                        piece = piece if piece.shape[0] == part.shape[0] else self.sum_rows(piece)
-                        index = self._cached("gather", cols, lambda c=cols: self.index(c, param_row))  # type: ignore[misc]
-                        self.add_columns(part, index, piece)
-                        add(r, part)
+                    add((r, cols), g[:, start : start + len(cols)])
                     start += len(cols)
             elif isinstance(step, Map):
-                for j, gj in zip(
-                    step.inputs, op_of(step.name, step.param).vjp(self.math, g, R[i], *(R[j] for j in step.inputs))
-                ):
-                    add(j, gj)
+                inputs = [self._read(R, x) for x in step.inputs]
+                for x, gx in zip(step.inputs, op_of(step.name, step.param).vjp(self.math, g, R[i], *inputs)):
+                    add(x, gx)
             elif isinstance(step, Linear):
                 self._linear_backward(step, R, g, add, param_grads, param_row)
             elif isinstance(step, Contract):
                 self._contract_backward(step, R, g, add)
             elif isinstance(step, Take):
                 cols = self._take_columns(step, R, strict=False, irregular=None)
-                add(step.table, self.put_columns(R[step.table], cols, g))
+                add(step.table, self.put_columns(self._read(R, step.table), cols, g))
         G[plan.params] = param_grads if G[plan.params] is None else G[plan.params] + param_grads
         return G
 
@@ -362,11 +367,11 @@ class ArrayBackend:
         step: Linear,
         R: list[Array],
         g: Array,
-        add: Callable[[int, Any], None],
+        add: Callable[[Input, Any], None],
         param_grads: Array,
         param_row: Array,
     ) -> None:
-        x, W = R[step.x], self._weights(step, param_row)
+        x, W = self._read(R, step.x), self._weights(step, param_row)
         if step.blocks == 1:
             add(step.x, g @ W)
         else:
@@ -382,14 +387,14 @@ class ArrayBackend:
         elif step.bias is not None:
             add(step.bias, g)
 
-    def _contract_backward(self, step: Contract, R: list[Array], g: Array, add: Callable[[int, Any], None]) -> None:
+    def _contract_backward(self, step: Contract, R: list[Array], g: Array, add: Callable[[Input, Any], None]) -> None:
         g3 = g.reshape(g.shape[0], -1, 1)
         if step.a is not None and step.b is not None:
-            a, b = R[step.a], R[step.b]
+            a, b = self._read(R, step.a), self._read(R, step.b)
             ga = g3 * b.reshape(b.shape[0], -1, step.products)
             gb = g3 * a.reshape(a.shape[0], -1, step.products)
             add(step.a, ga.reshape(ga.shape[0], -1))
             add(step.b, gb.reshape(gb.shape[0], -1))
         if step.c is not None:
-            gc = g3 + self.zeros(1, R[step.c].shape[1], g).reshape(1, -1, step.terms)
+            gc = g3 + self.zeros(1, self._read(R, step.c).shape[1], g).reshape(1, -1, step.terms)
             add(step.c, gc.reshape(gc.shape[0], -1))

@@ -14,8 +14,8 @@ computed lives in one column of one register. The lowering works in three passes
    :class:`Take`, and sums of one shape one :class:`Contract`, or one :class:`Linear` (a
    matrix product) where the products multiply captured weights by shared inputs --
    the neurons of a layer, the query, key and value of every position of a GPT.
-3. **Gathers.** A step's inputs must be registers whose columns are exactly the inputs
-   in order; where they are not, a :class:`Gather` puts the columns side by side first.
+3. **Inputs.** A step reads a register, or some of its columns in order (a view); where
+   the columns it needs lie in several registers, a :class:`Gather` puts them side by side.
 
 ``Map`` runs the op table's own forward and vjp rules on arrays; ``Linear`` and
 ``Contract`` are ``add`` and ``mul`` with their vjps (``g`` to the terms, ``g * y`` and
@@ -34,6 +34,8 @@ from typing import Any
 from .graph import LEAF_KINDS, TAKE, Graph, op_of
 
 Array = Any  # a numpy array or a torch tensor
+#: What a step reads: register ``reg``, all of it (``cols`` is None) or its columns ``cols`` in order.
+Input = tuple[int, tuple[int, ...] | None]
 
 
 @dataclass(frozen=True)
@@ -59,29 +61,29 @@ class Gather:
 
 @dataclass(frozen=True)
 class Map:
-    """Register = the op ``name`` (with ``param``) applied elementwise to the input registers.
+    """Register = the op ``name`` (with ``param``) applied elementwise to the inputs.
 
-    An input register of one column broadcasts over the others (the ``scale`` of ``x * scale``).
+    An input of one column broadcasts over the others (the ``scale`` of ``x * scale``).
     """
 
     name: str
     param: float | None
-    inputs: tuple[int, ...]
+    inputs: tuple[Input, ...]
 
 
 @dataclass(frozen=True)
 class Linear:
-    """Register = ``blocks`` matrix products: ``X[:, p] @ W.T + b`` for each block ``p`` of ``R[x]``.
+    """Register = ``blocks`` matrix products: ``X[:, p] @ W.T + b`` for each block ``p`` of input ``x``.
 
-    ``R[x]`` holds ``blocks`` inputs of ``J`` columns each; ``W[o, j]`` is the parameter in slot
+    ``x`` holds ``blocks`` inputs of ``J`` columns each; ``W[o, j]`` is the parameter in slot
     ``weights[o][j]``; block ``p``'s outputs are columns ``p*O .. p*O + O - 1``. ``b`` is the
-    register ``bias``, the parameters in ``bias_slots``, or nothing.
+    input ``bias``, the parameters in ``bias_slots``, or nothing.
     """
 
-    x: int
+    x: Input
     weights: tuple[tuple[int, ...], ...]
     blocks: int = 1
-    bias: int | None = None
+    bias: Input | None = None
     bias_slots: tuple[int, ...] = ()
 
 
@@ -89,14 +91,14 @@ class Linear:
 class Contract:
     """Register = sums: column ``o`` is ``sum_j A[:, o*J + j] * B[:, o*J + j] + sum_k C[:, o*K + k]``.
 
-    ``A``, ``B`` (``products`` = J per sum) and ``C`` (``terms`` = K per sum) are registers;
+    ``A``, ``B`` (``products`` = J per sum) and ``C`` (``terms`` = K per sum) are inputs;
     ``a`` and ``b`` are None when there are no products, ``c`` when there are no other terms.
     """
 
-    a: int | None
-    b: int | None
+    a: Input | None
+    b: Input | None
     products: int
-    c: int | None
+    c: Input | None
     terms: int
 
 
@@ -104,8 +106,8 @@ class Contract:
 class Take:
     """Register = choices: column ``o`` is ``T[:, o*size + I[:, o]]`` (``I`` may be one column for all)."""
 
-    index: int
-    table: int
+    index: Input
+    table: Input
     size: int
 
 
@@ -280,15 +282,15 @@ class _Lowering:
         if kind == "sum":
             self._lower_sums(group)
         elif kind == "take":
-            index = self._register_of([nodes[i].inputs[0] for i in group], broadcast=True)
-            table = self._register_of([j for i in group for j in nodes[i].inputs[1:]])
+            index = self._input_of([nodes[i].inputs[0] for i in group], broadcast=True)
+            table = self._input_of([j for i in group for j in nodes[i].inputs[1:]])
             self._place(group, Take(index, table, len(nodes[group[0]].inputs) - 1))
         else:
             n = nodes[group[0]]
             operands = [[nodes[i].inputs[p] for i in group] for p in range(len(n.inputs))]
             # One node for a whole operand broadcasts, unless every operand would (repeated nodes).
             spread = len(group) == 1 or any(len(set(nodes_p)) > 1 for nodes_p in operands)
-            inputs = tuple(self._register_of(xs, broadcast=spread or p > 0) for p, xs in enumerate(operands))
+            inputs = tuple(self._input_of(xs, broadcast=spread or p > 0) for p, xs in enumerate(operands))
             self._place(group, Map(n.op, n.param, inputs))
 
     def _lower_sums(self, group: list[int]) -> None:
@@ -302,10 +304,10 @@ class _Lowering:
         products, terms = len(sums[0].products), len(sums[0].terms)
         a = b = c = None
         if products:
-            a = self._register_of([x for s in sums for x, _ in s.products])
-            b = self._register_of([y for s in sums for _, y in s.products])
+            a = self._input_of([x for s in sums for x, _ in s.products])
+            b = self._input_of([y for s in sums for _, y in s.products])
         if terms:
-            c = self._register_of([t for s in sums for t in s.terms])
+            c = self._input_of([t for s in sums for t in s.terms])
         self._place(group, Contract(a, b, products, c, terms))
 
     def _weighted(self, i: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
@@ -345,18 +347,18 @@ class _Lowering:
         weights = tuple(self._weighted(i)[0] for i in blocks[0])  # type: ignore[index]
         xs = [x for block in blocks for x in self._weighted(block[0])[1]]  # type: ignore[index]
         group = [i for block in blocks for i in block]
-        x = self._register_of(xs)
+        x = self._input_of(xs)
         biases = [self.sums[i].terms[0] for i in group] if self.sums[group[0]].terms else []
         if biases and all(self.nodes[t].op == "param" for t in biases):  # a model's biases: no gather needed
             step = Linear(x, weights, len(blocks), None, tuple(self.nodes[t].slot[0] for t in biases))
         else:
-            bias = self._register_of(biases, broadcast=True) if biases else None
+            bias = self._input_of(biases, broadcast=True) if biases else None
             step = Linear(x, weights, len(blocks), bias)
         self._place(group, step)
 
-    # -- pass 3: gathers ---------------------------------------------------------------------
-    def _register_of(self, nodes: list[int], broadcast: bool = False) -> int:
-        """A register holding exactly ``nodes`` as its columns, in order (gathered if needed).
+    # -- pass 3: inputs ----------------------------------------------------------------------
+    def _input_of(self, nodes: list[int], broadcast: bool = False) -> Input:
+        """An input holding exactly ``nodes`` as its columns, in order (gathered if in several registers).
 
         With ``broadcast``, one node repeated is one column (the step broadcasts it).
         """
@@ -365,7 +367,9 @@ class _Lowering:
         locs = [self.loc[j] for j in nodes]
         reg = locs[0][0]
         if len(locs) == self.widths[reg] and all(loc == (reg, c) for c, loc in enumerate(locs)):
-            return reg
+            return reg, None
+        if all(r == reg for r, _ in locs):
+            return reg, tuple(c for _, c in locs)
         parts: list[tuple[int, list[int]]] = []
         for r, c in locs:
             if parts and parts[-1][0] == r:
@@ -373,7 +377,7 @@ class _Lowering:
             else:
                 parts.append((r, [c]))
         step = Gather(tuple((r, tuple(cs)) for r, cs in parts))
-        return self._emit(step, len(nodes), any(self.batched[r] for r, _ in parts))
+        return self._emit(step, len(nodes), any(self.batched[r] for r, _ in parts)), None
 
     def _needs_grad(self) -> list[bool]:
         needs: list[bool] = []
@@ -387,11 +391,11 @@ class _Lowering:
             elif isinstance(step, Linear):
                 needs.append(True)
             elif isinstance(step, Contract):
-                needs.append(any(needs[r] for r in (step.a, step.b, step.c) if r is not None))
+                needs.append(any(needs[r[0]] for r in (step.a, step.b, step.c) if r is not None))
             elif isinstance(step, Take):
-                needs.append(needs[step.table])
+                needs.append(needs[step.table[0]])
             else:
-                needs.append(any(needs[j] for j in step.inputs))
+                needs.append(any(needs[j] for j, _ in step.inputs))
         return needs
 
 
@@ -424,17 +428,23 @@ def _describe(step: Step, plan: Plan) -> str:
         return "gather " + " ".join(f"r{r}[{_columns(cols)}]" for r, cols in step.parts)
     if isinstance(step, Map):
         param = "" if step.param is None else f"[{step.param:g}]"
-        return f"{step.name}{param} " + " ".join(f"r{j}" for j in step.inputs)
+        return f"{step.name}{param} " + " ".join(map(_input, step.inputs))
     if isinstance(step, Linear):
         shape = f"{len(step.weights)}x{len(step.weights[0])}"
         blocks = "" if step.blocks == 1 else f" (x{step.blocks} blocks)"
-        bias = " b" if step.bias_slots else f" r{step.bias}" if step.bias is not None else ""
-        return f"linear r{step.x} W[{shape}]{bias}{blocks}"
+        bias = " b" if step.bias_slots else f" {_input(step.bias)}" if step.bias is not None else ""
+        return f"linear {_input(step.x)} W[{shape}]{bias}{blocks}"
     if isinstance(step, Contract):
-        parts = [f"dot r{step.a} r{step.b} [{step.products}]"] if step.a is not None else []
-        parts += [f"sum r{step.c} [{step.terms}]"] if step.c is not None else []
+        parts = [f"dot {_input(step.a)} {_input(step.b)} [{step.products}]"] if step.a and step.b else []
+        parts += [f"sum {_input(step.c)} [{step.terms}]"] if step.c is not None else []
         return " + ".join(parts)
-    return f"take r{step.index} r{step.table} [of {step.size}]"
+    return f"take {_input(step.index)} {_input(step.table)} [of {step.size}]"
+
+
+def _input(x: Input) -> str:
+    """``r4`` for a whole register, ``r4[0:3]`` or ``r4[2,0]`` for some of its columns."""
+    reg, cols = x
+    return f"r{reg}" if cols is None else f"r{reg}[{_columns(cols)}]"
 
 
 def _columns(cols: tuple[int, ...]) -> str:
