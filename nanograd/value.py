@@ -753,6 +753,9 @@ def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
     Backprop calls ``op.vjp(m, g, out, *input_numbers)``, which must return one
     gradient per input. This is how n-ary nodes (a compiled batch reduction, a
     micrograd-style custom op) join the ordinary graph and its one chain-rule loop.
+    ``data`` is taken as it is, inf or NaN too: the overflow policy is for the engine's own
+    ops, and the caller computed this number from more than ``inputs`` (a compiled mean
+    over a batch that holds inf is inf).
     """
     inputs = tuple(inputs)
     if not set(map(type, inputs)) <= {Value}:
@@ -760,7 +763,10 @@ def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
         raise TypeError(f"make_node({op.name!r}): every input must be a Value, got {_short(bad)}")
     if len(inputs) != op.arity:
         raise TypeError(f"make_node({op.name!r}): the op takes {op.arity} inputs, got {len(inputs)}")
-    return _node(_to_float(data, f"make_node({op.name!r})"), op, inputs, ())
+    number = _to_float(data, f"make_node({op.name!r})")
+    node = _node(number if _isfinite(number) else 0.0, op, inputs, ())
+    node.data = number
+    return node
 
 
 def _custom_op(symbol: str, arity: int, fn: Callable[[], None] | None) -> Op:
