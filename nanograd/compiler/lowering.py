@@ -425,7 +425,8 @@ def _describe(step: Step, plan: Plan) -> str:
             + (" ..." if len(plan.constants) > 6 else "")
         )
     if isinstance(step, Gather):
-        return "gather " + " ".join(f"r{r}[{_columns(cols)}]" for r, cols in step.parts)
+        shown = " ".join(f"r{r}[{_columns(cols)}]" for r, cols in step.parts[:4])
+        return "gather " + shown + (f" ... ({len(step.parts)} parts)" if len(step.parts) > 4 else "")
     if isinstance(step, Map):
         param = "" if step.param is None else f"[{step.param:g}]"
         return f"{step.name}{param} " + " ".join(map(_input, step.inputs))
