@@ -7,8 +7,8 @@ import random
 
 import pytest
 
-from nanograd import Value
 import nanograd
+from nanograd import Value
 from nanograd.losses import (
     bce_with_logits_loss,
     cross_entropy,
