@@ -67,6 +67,17 @@ SELECTS: dict[str, Op] = {
 }
 
 
+def differentiable(name: str, inputs: tuple[int, ...]) -> tuple[int, ...]:
+    """The inputs a node of kind ``name`` passes gradients to.
+
+    All of them, as in the eager engine, zeros too, except a select's comparison and a
+    take's index: eagerly those are Python choices, not edges of the graph.
+    """
+    if name in SELECTS:
+        return inputs[2:]
+    return inputs[1:] if name == TAKE else inputs
+
+
 def op_of(name: str, param: float | None = None) -> Op:
     """The op a node named ``name`` runs: a select, or an op of the table (ValueError if unknown)."""
     select = SELECTS.get(name)

@@ -16,7 +16,7 @@ from typing import Any
 from ..ops import FLOAT_GRAD_MATH, FLOAT_MATH, Op
 from .backends import Result
 from .eager import eager_sample
-from .graph import LEAF_KINDS, TAKE, Graph, op_of
+from .graph import LEAF_KINDS, TAKE, Graph, differentiable, op_of
 from .lowering import Plan
 
 
@@ -116,7 +116,8 @@ class PythonBackend:
                 grads[node.inputs[1 + int(values[node.inputs[0]])]] += g
                 continue
             shares = op.vjp(FLOAT_GRAD_MATH, g, values[i], *(values[j] for j in node.inputs))
-            for j, share in zip(node.inputs, shares):
+            first = len(node.inputs) - len(differentiable(node.op, node.inputs))  # a select's comparison: no edge
+            for j, share in zip(node.inputs[first:], shares[first:]):
                 grads[j] += share
         if not all(map(math.isfinite, grads)):
             raise _Irregular
@@ -145,6 +146,6 @@ def _upstream(graph: Graph, output: int) -> list[bool]:
     up[graph.outputs[output]] = True
     for i in range(len(graph.nodes) - 1, -1, -1):
         if up[i]:
-            for j in graph.nodes[i].inputs:
+            for j in differentiable(graph.nodes[i].op, graph.nodes[i].inputs):
                 up[j] = True
     return up
