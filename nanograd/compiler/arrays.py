@@ -7,11 +7,16 @@ for ``Linear`` and ``Contract``, scatters for ``Gather`` and ``Take``. A subclas
 the array library and its math namespace.
 
 Finite numbers only, on the fast path. Where a number stops being finite (a non-finite
-argument, parameter or constant, an overflow, a domain error) or a take meets an index
-that is not a whole number in range, the samples it touched are run by the eager engine
-(:func:`.eager.eager_sample`), which raises its own error or gives its own numbers: IEEE
-results where eager has them, its exceptions where it raises. The other samples keep the
-array results. Such batches are slower: the fast path is for finite data.
+argument, parameter or constant, an overflow, a domain error, also inside a rule) or a take
+meets an index that is not a whole number in range, the batch is halved until the samples
+that are not clean stand alone; those run by the eager engine (:func:`.eager.eager_sample`),
+which raises its own error or gives its own numbers: IEEE results where eager has them, its
+exceptions where it raises. The other samples keep the array results. Such batches are
+slower: the fast path is for finite data.
+
+A rule of a registered op that calls Python's ``**`` or ``/`` on floats raises in the eager
+engine where IEEE arithmetic gives inf or 0 (``(1e300) ** 2``); numpy traps that, torch
+cannot see it inside the rule and keeps the IEEE result.
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ from typing import Any
 
 from .backends import Result
 from .eager import eager_sample
-from .graph import Graph, op_of
+from .graph import SELECTS, Graph, op_of
 from .lowering import Argument, Array, Contract, Gather, Input, Leaves, Linear, Map, Plan, Take
 
 
@@ -116,100 +121,90 @@ class ArrayBackend:
         """A context in which non-finite results are silent."""
         return contextlib.nullcontext()
 
-    def clean(self, inputs: list[Array], computed: list[Array]) -> bool:
+    def clean(self, inputs: list[Array], values: list[Array], grads: list[Array]) -> bool:
         """Whether a run that raised no FloatingPointError may be trusted: every number was finite.
 
-        ``inputs`` are the arguments, parameters and constants, ``computed`` everything the run
-        made. A library whose ``trapping`` catches every non-finite result of finite inputs
-        only needs to check the inputs (numpy); this default checks everything (torch).
+        ``inputs`` are the arguments, parameters and constants, ``values`` and ``grads`` what the
+        run computed. Gradients must be checked: a select sends 0 to the branch it did not
+        choose, which the eager engine never backpropagates, and 0 * NaN there (a rule's
+        discarded branch) is NaN. A library whose ``trapping`` catches every non-finite value
+        made from finite inputs need not check the values (numpy); this default checks all.
         """
-        return all(all(self.finite_rows(a)) for a in inputs + computed)
+        return all(all(self.finite_rows(a)) for a in inputs + values + grads)
 
     # -- running a batch ----------------------------------------------------------------------
     def run(self, graph: Graph, plan: Plan, params: list[float], batch: list[Array], wrt: Sequence[int]) -> Result:
         """Outputs of ``graph`` lowered as ``plan``, and gradients of the outputs in ``wrt``."""
         leaves = self._leaves(plan, params, batch)
-        try:
-            with self.trapping():
-                R, G, _ = self._pass(plan, batch, leaves, wrt, strict=True)
-            if self.clean([*batch, *leaves], [*R, *(g for gs in G for g in gs if g is not None)]):
-                return self._result(graph, plan, R, G)
-        except (FloatingPointError, _Irregular):
-            pass
-        return self._careful(graph, plan, params, batch, wrt)
+        fast = self._fast(graph, plan, batch, leaves, wrt)
+        return fast if fast is not None else self._careful(graph, plan, params, batch, leaves, wrt)
 
     def _leaves(self, plan: Plan, params: list[float], batch: list[Array]) -> list[Array]:
         like = batch[0] if batch else None
         return [self.asarray([params], like), self.asarray([plan.constants], like)]
 
-    def _pass(
-        self, plan: Plan, batch: list[Array], leaves: list[Array], wrt: Sequence[int], strict: bool
-    ) -> tuple[list[Array], list[list[Array | None]], list[list[bool]]]:
-        """Forward, then backward once per output in ``wrt``; and per take, its rows' indices' validity."""
+    def _fast(
+        self, graph: Graph, plan: Plan, batch: list[Array], leaves: list[Array], wrt: Sequence[int]
+    ) -> Result | None:
+        """The arrays' result if every number on the way was finite (and every index valid), else None."""
         rows = len(batch[0]) if batch else 1
-        irregular: list[list[bool]] = []
-        R = self._forward(plan, batch, leaves, strict, irregular)
-        return R, [self._backward(plan, R, o, rows) for o in wrt], irregular
+        try:
+            with self.trapping():
+                R = self._forward(plan, batch, leaves)
+                G = [self._backward(plan, R, o, rows) for o in wrt]
+        except (FloatingPointError, _Irregular):
+            return None
+        if not self.clean([*batch, *leaves], R, [g for gs in G for g in gs if g is not None]):
+            return None
+        return self._result(graph, plan, R, G)
 
-    def _careful(self, graph: Graph, plan: Plan, params: list[float], batch: list[Array], wrt: Sequence[int]) -> Result:
-        """The slow path: the samples that met a non-finite number run eagerly, the others as arrays."""
-        rows = len(batch[0]) if batch else 1
-        like = batch[0] if batch else None
-        leaves = self._leaves(plan, params, batch)
-        with self.quiet():
-            R, G, irregular = self._pass(plan, batch, leaves, wrt, strict=False)
-        good = self._good_rows(plan, R, G, irregular, rows)
+    def _careful(
+        self,
+        graph: Graph,
+        plan: Plan,
+        params: list[float],
+        batch: list[Array],
+        leaves: list[Array],
+        wrt: Sequence[int],
+    ) -> Result:
+        """The slow path: the batch halved until the samples that are not clean run alone, eagerly.
+
+        Samples come left to right, so the first error raised is the eager engine's for the
+        first sample that has one.
+        """
+        rows = len(batch[0])
+        like = batch[0]
+        columns = [c.tolist() for c in batch]
         outputs: list[list[float]] = [[] for _ in range(rows)]
         param_grads = [[0.0] * graph.n_params for _ in wrt]
         arg_grads: list[list[list[Any]]] = [[[None] * rows for _ in graph.args] for _ in wrt]
-        kept = [r for r in range(rows) if good[r]]
-        if kept:
-            subset = [self.select_rows(c, kept) for c in batch]
-            with self.quiet():
-                R, G, _ = self._pass(plan, subset, leaves, wrt, strict=False)
-                fast = self._result(graph, plan, R, G)
-            for r, row in zip(kept, fast.outputs.tolist()):
-                outputs[r] = row
-            for w, (p, per_argument) in enumerate(fast.grads):
-                param_grads[w] = p.tolist()
-                for a, g in enumerate(per_argument):
-                    for r, x in zip(kept, g.tolist()):
-                        arg_grads[w][a][r] = x
-        columns = [c.tolist() for c in batch]
-        for r in (r for r in range(rows) if not good[r]):
-            outputs[r], sample_grads = eager_sample(graph, params, [c[r] for c in columns], wrt)
-            for w, (p, per_argument) in enumerate(sample_grads):
+        pending = [list(range(rows // 2, rows)), list(range(rows // 2))]  # the whole batch failed already
+        while pending:
+            chunk = pending.pop()
+            if not chunk:
+                continue
+            fast = self._fast(graph, plan, [self.select_rows(c, chunk) for c in batch], leaves, wrt)
+            if fast is None and len(chunk) > 1:
+                half = len(chunk) // 2
+                pending += [chunk[half:], chunk[:half]]
+                continue
+            if fast is not None:
+                for r, row in zip(chunk, fast.outputs.tolist()):
+                    outputs[r] = row
+                chunk_grads = [(p.tolist(), [g.tolist() for g in per_argument]) for p, per_argument in fast.grads]
+            else:
+                (r,) = chunk
+                outputs[r], sample_grads = eager_sample(graph, params, [c[r] for c in columns], wrt)
+                chunk_grads = [(p, [[g] for g in per_argument]) for p, per_argument in sample_grads]
+            for w, (p, per_argument) in enumerate(chunk_grads):
                 param_grads[w] = [a + b for a, b in zip(param_grads[w], p)]
-                for a, x in enumerate(per_argument):
-                    arg_grads[w][a][r] = x
+                for a, g in enumerate(per_argument):
+                    for r, x in zip(chunk, g):
+                        arg_grads[w][a][r] = x
         grads = [
             (self.asarray(param_grads[w], like), [self.asarray(g, like) for g in arg_grads[w]]) for w in range(len(wrt))
         ]
         return Result(self.asarray(outputs, like), grads)
-
-    def _good_rows(
-        self, plan: Plan, R: list[Array], G: list[list[Array | None]], irregular: list[list[bool]], rows: int
-    ) -> list[bool]:
-        """Per sample: were all its numbers finite and its indices whole and in range?
-
-        A register of one row holds numbers every sample uses: if one is not finite, no
-        sample is good. (The gradients of such registers sum over the samples, so they are
-        left out: a bad sample would spoil them for all.)
-        """
-        good = [True] * rows
-        checked = list(zip(R, plan.batched)) + [
-            (g, True) for gs in G for g, b in zip(gs, plan.batched) if b and g is not None
-        ]
-        for register, batched in checked:
-            finite = self.finite_rows(register)
-            if not batched:
-                if not all(finite):
-                    return [False] * rows
-                continue
-            good = [a and b for a, b in zip(good, finite)]
-        for mask in irregular:
-            good = [a and b for a, b in zip(good, mask * rows if len(mask) == 1 else mask)]
-        return good
 
     def _result(self, graph: Graph, plan: Plan, R: list[Array], G: list[list[Array | None]]) -> Result:
         rows = R[0].shape[0] if graph.args else 1
@@ -244,9 +239,7 @@ class ArrayBackend:
 
         return self._cached("select", cols, make)
 
-    def _forward(
-        self, plan: Plan, batch: list[Array], leaves: list[Array], strict: bool, irregular: list[list[bool]]
-    ) -> list[Array]:
+    def _forward(self, plan: Plan, batch: list[Array], leaves: list[Array]) -> list[Array]:
         param_row, const_row = leaves
         R: list[Array] = []
         for step in plan.steps:
@@ -264,7 +257,7 @@ class ArrayBackend:
             elif isinstance(step, Contract):
                 R.append(self._contract(step, R))
             else:
-                cols = self._take_columns(step, R, strict, irregular)
+                cols = self._take_columns(step, R)
                 R.append(self.take_columns(self._read(R, step.table), cols))
         return R
 
@@ -294,16 +287,11 @@ class ArrayBackend:
             total = rest if total is None else total + rest
         return total
 
-    def _take_columns(self, step: Take, R: list[Array], strict: bool, irregular: list[list[bool]] | None) -> Array:
-        """The columns of its table a take picks: ``o * size + index``, the index checked."""
+    def _take_columns(self, step: Take, R: list[Array]) -> Array:
+        """The columns of its table a take picks: ``o * size + index``; _Irregular for a bad index."""
         index = self._read(R, step.index)
-        valid = self.whole_in_range(index, step.size)
-        if not all(self.true_rows(valid)):
-            if strict:
-                raise _Irregular
-            if irregular is not None:
-                irregular.append(self.true_rows(valid))
-            index = self.math.where(valid, index, 0.0)  # any column will do: the eager engine decides there
+        if not all(self.true_rows(self.whole_in_range(index, step.size))):
+            raise _Irregular  # the eager engine decides: its IndexError or ValueError
         outputs = self._read(R, step.table).shape[1] // step.size
         offsets = self._cached("offsets", step, lambda: self.index([o * step.size for o in range(outputs)], index))
         return self.to_int(index) + offsets
@@ -320,9 +308,7 @@ class ArrayBackend:
             if not plan.needs_grad[j]:
                 return
             rows, width = R[j].shape[0], R[j].shape[1] if cols is None else len(cols)
-            if not hasattr(g, "shape"):  # a number from a rule, e.g. the 0.0 of a select's condition
-                if g == 0:
-                    return
+            if not hasattr(g, "shape"):  # a number from a rule: x ** 0 passes 0.0 on, as eagerly
                 g = self.zeros(rows, width, param_row) + g
             if g.shape[0] != rows:
                 g = self.sum_rows(g)
@@ -350,14 +336,15 @@ class ArrayBackend:
                     start += len(cols)
             elif isinstance(step, Map):
                 inputs = [self._read(R, x) for x in step.inputs]
-                for x, gx in zip(step.inputs, op_of(step.name, step.param).vjp(self.math, g, R[i], *inputs)):
+                shares = list(zip(step.inputs, op_of(step.name, step.param).vjp(self.math, g, R[i], *inputs)))
+                for x, gx in shares[2:] if step.name in SELECTS else shares:  # a select's comparison: no edge
                     add(x, gx)
             elif isinstance(step, Linear):
                 self._linear_backward(step, R, g, add, param_grads, param_row)
             elif isinstance(step, Contract):
                 self._contract_backward(step, R, g, add)
             elif isinstance(step, Take):
-                cols = self._take_columns(step, R, strict=False, irregular=None)
+                cols = self._take_columns(step, R)
                 add(step.table, self.put_columns(self._read(R, step.table), cols, g))
         G[plan.params] = param_grads if G[plan.params] is None else G[plan.params] + param_grads
         return G

@@ -1,10 +1,11 @@
 """The numpy backend: the plan on float64 arrays, and the op table's math namespace for numpy.
 
 numpy's floating-point flags are the check of the fast path: within ``trapping()`` an
-overflow, a division by zero or an invalid operation raises, and every result that is not
+overflow, a division by zero or an invalid operation raises, and every value that is not
 finite comes from one of those or from an input that is not finite. So a run that raised
-nothing on finite inputs is exact IEEE arithmetic on finite numbers; anything else goes to
-the eager engine (see :mod:`.arrays`).
+nothing on finite inputs computed finite values; its gradients are checked too (a rule may
+make a NaN on purpose in a branch a select discards). Anything else goes to the eager
+engine (see :mod:`.arrays`).
 """
 
 from __future__ import annotations
@@ -131,5 +132,5 @@ class NumpyBackend(ArrayBackend):
     def quiet(self) -> Any:
         return np.errstate(all="ignore")
 
-    def clean(self, inputs: list[Array], computed: list[Array]) -> bool:
-        return all(np.isfinite(a).all() for a in inputs)
+    def clean(self, inputs: list[Array], values: list[Array], grads: list[Array]) -> bool:
+        return all(np.isfinite(a).all() for a in inputs + grads)
