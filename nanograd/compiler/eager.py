@@ -43,6 +43,8 @@ def run_eagerly(graph: Graph, params: Sequence[Value], args: Sequence[Value | Se
         elif n.op in SELECTS:
             a_, b, x, y = (values[j] for j in n.inputs)
             values.append(where(a_ > b if n.op == "where_gt" else a_ >= b, x, y))
+        elif n.op == "power":  # as x ** k computes it (its errors word the exponent as Value.__pow__ does)
+            values.append(values[n.inputs[0]] ** n.param)  # type: ignore[operator]
         else:
             values.append(op_of(n.op, n.param)(*(values[j] for j in n.inputs)))
     return [values[o] for o in graph.outputs]

@@ -549,6 +549,8 @@ def trace(fn: Callable[..., object], shapes: tuple[int | None, ...], static: dic
             "it must compute the same graph at every call (no randomness or state that changes between calls)"
         )
     builder = _Builder(first, _plain_values(second, again), name)
+    for entry in _needed(first, outputs):  # in the order the function made them: replay raises eager's error
+        builder.emit(entry)
     out = tuple(builder.emit(r) for r in outputs)
     return Trace(Graph(shapes, len(builder.params), tuple(builder.nodes), out, vector, names), builder.params)
 
@@ -586,6 +588,19 @@ def _call(
         return tape, [tape.ref(v, name) for v in out], True
     got = "a comparison (use nanograd.where)" if isinstance(out, Condition) else type(out).__name__
     raise TypeError(f"compile: {name} must return one Value, got {got} (or a non-empty list of Values)")
+
+
+def _needed(tape: _Tape, outputs: list[Ref]) -> list[int]:
+    """The tape entries the outputs depend on, in tape order (the order the function made them)."""
+    needed: set[int] = set()
+    stack = [r for r in outputs if type(r) is int]
+    while stack:
+        i = stack.pop()
+        if i not in needed:
+            needed.add(i)
+            if tape.kinds[i] != "arg":
+                stack.extend(r for r in tape.operands[i] if type(r) is int)
+    return sorted(needed)
 
 
 def _plain_values(tape: _Tape, outputs: list[Ref]) -> set[Value]:
