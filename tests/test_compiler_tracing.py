@@ -291,14 +291,14 @@ def test_the_graph_prints_like_a_jaxpr() -> None:
     assert str(f.graph) == "\n".join(
         [
             "graph(x, v[2]) -> v9",
-            "  inputs  v1 = x   v3 = v[1]   v7 = v[0]",
-            "  params  v0 = p0",
-            "v2 = mul v0 v1",
-            "v4 = power[2] v3",
-            "v5 = add v2 v4",
-            "v6 = tanh v5",
-            "v8 = take v7 [v1 v0]",
-            "v9 = add v6 v8",
+            "  inputs  v0 = x   v1 = v[0]   v2 = v[1]",
+            "  params  v3 = p0",
+            "v4 = mul v3 v0",
+            "v5 = power[2] v2",
+            "v6 = add v4 v5",
+            "v7 = tanh v6",
+            "v8 = take v1 [v0 v3]",
+            "v9 = add v7 v8",
             "return v9",
         ]
     )
