@@ -64,6 +64,19 @@ def test_python_that_reads_a_traced_number_raises(what: str, fn: object, message
     assert f._cache == {}  # a failed trace caches nothing
 
 
+def test_the_tracer_overrides_everything_a_value_does() -> None:
+    """Every operator, method and property of Value: a new one would otherwise read a number."""
+    from nanograd.compiler import Tracer
+
+    slots_and_harmless = {"_a", "_b", "_operation", "grad", "label", "__pos__", "__array_ufunc__", "_literal_leaf"}
+    inherited = [
+        name
+        for name in dir(Value)
+        if name not in dir(object) and getattr(Tracer, name) is getattr(Value, name) and name not in slots_and_harmless
+    ]
+    assert inherited == []
+
+
 def test_the_error_names_the_elements_of_a_vector_argument() -> None:
     f = nanograd.compile(lambda v: v[0] if v[2] > v[1] else -v[0])
     with pytest.raises(TracedNumberError, match=r"argument 0 \(v\) elements 1, 2"):

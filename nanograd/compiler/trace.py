@@ -255,6 +255,34 @@ class Tracer(Value):
     def operands(self) -> NoReturn:
         self._refuse("reading .operands", "graph")
 
+    @property
+    def op(self) -> NoReturn:
+        self._refuse("reading .op", "graph")
+
+    @property
+    def _op(self) -> NoReturn:
+        self._refuse("reading ._op", "graph")
+
+    @property
+    def _prev(self) -> NoReturn:
+        self._refuse("reading ._prev", "graph")
+
+    @property
+    def _backward(self) -> NoReturn:
+        self._refuse("reading ._backward", "graph")
+
+    @_backward.setter
+    def _backward(self, fn: object) -> None:
+        self._refuse("assigning ._backward", "graph")
+
+    @property
+    def gradient(self) -> NoReturn:
+        self._refuse("reading .gradient", "graph")
+
+    @gradient.setter
+    def gradient(self, g: float) -> None:
+        self._refuse("assigning .gradient", "graph")
+
     def backpropagate(self, create_graph: bool = False) -> NoReturn:
         self._refuse("backpropagate()", "graph")
 
