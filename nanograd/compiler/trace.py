@@ -150,7 +150,7 @@ class _Tape:
         return sorted(slots)
 
     def refuse(self, refs: Iterable[Ref], what: str, purpose: str) -> NoReturn:
-        """Raise the TracedNumberError for ``what`` (``bool()``, ``.data``) of a value made of ``refs``."""
+        """Raise the TracedNumberError for ``what`` (``"bool() of a traced value"``) of a value made of ``refs``."""
         slots = self.depends_on(refs)
         by_argument: dict[int, list[int]] = {}
         for a, e in slots:
@@ -168,7 +168,7 @@ class _Tape:
             numbers = ", ".join(str(self.positions[a]) for a in by_argument)
             static = f", or make the argument static: compile({self.fn_name}, static_argnums=({numbers},))"
         raise TracedNumberError(
-            f"compile({self.fn_name}): {what} of a traced value, which depends on "
+            f"compile({self.fn_name}): {what}, which depends on "
             f"{' and '.join(parts) or 'the arguments'}: its number is not known while tracing, "
             f"{_ADVICE[purpose]}{static}"
         )
@@ -199,92 +199,92 @@ class Tracer(Value):
     # -- the number, refused ---------------------------------------------------------------
     @property
     def data(self) -> float:
-        self._refuse("reading .data", "number")
+        self._refuse("reading .data of a traced value", "number")
 
     @data.setter
     def data(self, x: float) -> None:
-        self._refuse("assigning .data", "number")
+        self._refuse("assigning .data of a traced value", "number")
 
     @property
     def of(self) -> float:
-        self._refuse("reading .of", "number")
+        self._refuse("reading .of of a traced value", "number")
 
     @of.setter
     def of(self, x: float) -> None:
-        self._refuse("assigning .of", "number")
+        self._refuse("assigning .of of a traced value", "number")
 
     def __bool__(self) -> bool:
-        self._refuse("the truth (bool())", "truth")
+        self._refuse("bool() of a traced value", "truth")
 
     def __float__(self) -> float:
-        self._refuse("float()", "number")
+        self._refuse("float() of a traced value", "number")
 
     def __int__(self) -> int:
-        self._refuse("int()", "index")
+        self._refuse("int() of a traced value", "index")
 
     def __index__(self) -> int:
-        self._refuse("using as an index", "index")
+        self._refuse("a traced value used as an index", "index")
 
     def __complex__(self) -> complex:
-        self._refuse("complex()", "number")
+        self._refuse("complex() of a traced value", "number")
 
     def __round__(self, ndigits: int | None = None) -> float:
-        self._refuse("round()", "number")
+        self._refuse("round() of a traced value", "number")
 
     def __trunc__(self) -> int:
-        self._refuse("math.trunc()", "number")
+        self._refuse("math.trunc() of a traced value", "number")
 
     def __floor__(self) -> int:
-        self._refuse("math.floor()", "number")
+        self._refuse("math.floor() of a traced value", "number")
 
     def __ceil__(self) -> int:
-        self._refuse("math.ceil()", "number")
+        self._refuse("math.ceil() of a traced value", "number")
 
     def __format__(self, spec: str) -> str:
-        self._refuse("formatting (f-string, format())", "text")
+        self._refuse("formatting a traced value (an f-string, format())", "text")
 
     def __reduce__(self) -> NoReturn:
-        self._refuse("pickling or copying", "graph")
+        self._refuse("pickling or copying a traced value", "graph")
 
     # -- what would walk an eager graph the tracer does not have ----------------------------
     @property
     def inputs(self) -> NoReturn:
-        self._refuse("reading .inputs", "graph")
+        self._refuse("reading .inputs of a traced value", "graph")
 
     @property
     def operands(self) -> NoReturn:
-        self._refuse("reading .operands", "graph")
+        self._refuse("reading .operands of a traced value", "graph")
 
     @property
     def op(self) -> NoReturn:
-        self._refuse("reading .op", "graph")
+        self._refuse("reading .op of a traced value", "graph")
 
     @property
     def _op(self) -> NoReturn:
-        self._refuse("reading ._op", "graph")
+        self._refuse("reading ._op of a traced value", "graph")
 
     @property
     def _prev(self) -> NoReturn:
-        self._refuse("reading ._prev", "graph")
+        self._refuse("reading ._prev of a traced value", "graph")
 
     @property
     def _backward(self) -> NoReturn:
-        self._refuse("reading ._backward", "graph")
+        self._refuse("reading ._backward of a traced value", "graph")
 
     @_backward.setter
     def _backward(self, fn: object) -> None:
-        self._refuse("assigning ._backward", "graph")
+        self._refuse("assigning ._backward of a traced value", "graph")
 
     @property
     def gradient(self) -> NoReturn:
-        self._refuse("reading .gradient", "graph")
+        self._refuse("reading .gradient of a traced value", "graph")
 
     @gradient.setter
     def gradient(self, g: float) -> None:
-        self._refuse("assigning .gradient", "graph")
+        self._refuse("assigning .gradient of a traced value", "graph")
 
     def backpropagate(self, create_graph: bool = False) -> NoReturn:
-        self._refuse("backpropagate()", "graph")
+        self._refuse("backpropagate() of a traced value", "graph")
 
     backward = backpropagate
 
@@ -471,7 +471,7 @@ class Condition:
         self._tape.refuse(self._refs(), what, purpose)
 
     def __bool__(self) -> bool:
-        self._refuse("the truth (bool()) of a comparison", "truth")
+        self._refuse("bool() of a comparison of traced values", "truth")
 
     def __invert__(self) -> NoReturn:
         raise TracedNumberError(
@@ -480,27 +480,27 @@ class Condition:
         )
 
     def __eq__(self, other: object) -> bool:
-        self._refuse("comparing the truth (==, !=)", "truth")
+        self._refuse("== or != of a comparison of traced values", "truth")
 
     __ne__ = __eq__
     __hash__ = object.__hash__
 
     def __lt__(self, other: object) -> bool:
-        self._refuse("ordering", "truth")
+        self._refuse("ordering comparisons of traced values", "truth")
 
     __le__ = __gt__ = __ge__ = __lt__
 
     def __int__(self) -> int:
-        self._refuse("int()", "index")
+        self._refuse("int() of a comparison of traced values", "index")
 
     def __index__(self) -> int:
-        self._refuse("using as an index", "index")
+        self._refuse("a comparison of traced values used as an index", "index")
 
     def __float__(self) -> float:
-        self._refuse("float()", "number")
+        self._refuse("float() of a comparison of traced values", "number")
 
     def __format__(self, spec: str) -> str:
-        self._refuse("formatting (f-string, format())", "text")
+        self._refuse("formatting a comparison of traced values", "text")
 
     # -- arithmetic: the number 1 or 0 ----------------------------------------------------
     def __add__(self, other: object) -> Tracer:
