@@ -177,6 +177,18 @@ class _Tape:
 _new_tracer = object.__new__
 
 
+def _refused_attribute(name: str) -> Any:
+    """A property of a tracer that refuses to be read or assigned: a traced value has no eager graph."""
+
+    def get(self: Tracer) -> NoReturn:
+        self._refuse(f"reading .{name} of a traced value", "graph")
+
+    def set(self: Tracer, value: object) -> NoReturn:
+        self._refuse(f"assigning .{name} of a traced value", "graph")
+
+    return property(get, set)
+
+
 class Tracer(Value):
     """A Value that holds no number: its operators and methods record the graph (see the module docstring)."""
 
@@ -247,41 +259,13 @@ class Tracer(Value):
         self._refuse("pickling or copying a traced value", "graph")
 
     # -- what would walk an eager graph the tracer does not have ----------------------------
-    @property
-    def inputs(self) -> NoReturn:
-        self._refuse("reading .inputs of a traced value", "graph")
-
-    @property
-    def operands(self) -> NoReturn:
-        self._refuse("reading .operands of a traced value", "graph")
-
-    @property
-    def op(self) -> NoReturn:
-        self._refuse("reading .op of a traced value", "graph")
-
-    @property
-    def _op(self) -> NoReturn:
-        self._refuse("reading ._op of a traced value", "graph")
-
-    @property
-    def _prev(self) -> NoReturn:
-        self._refuse("reading ._prev of a traced value", "graph")
-
-    @property
-    def _backward(self) -> NoReturn:
-        self._refuse("reading ._backward of a traced value", "graph")
-
-    @_backward.setter
-    def _backward(self, fn: object) -> None:
-        self._refuse("assigning ._backward of a traced value", "graph")
-
-    @property
-    def gradient(self) -> NoReturn:
-        self._refuse("reading .gradient of a traced value", "graph")
-
-    @gradient.setter
-    def gradient(self, g: float) -> None:
-        self._refuse("assigning .gradient of a traced value", "graph")
+    inputs = _refused_attribute("inputs")
+    operands = _refused_attribute("operands")
+    op = _refused_attribute("op")
+    _op = _refused_attribute("_op")
+    _prev = _refused_attribute("_prev")
+    _backward = _refused_attribute("_backward")
+    gradient = _refused_attribute("gradient")
 
     def backpropagate(self, create_graph: bool = False) -> NoReturn:
         self._refuse("backpropagate() of a traced value", "graph")
