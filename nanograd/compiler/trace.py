@@ -63,7 +63,7 @@ _ADVICE = {
         "Python on its number"
     ),
     "text": "format the results after the call: f.map(...) returns the numbers",
-    "graph": "backpropagate the result of the compiled call (f(x), f.mean(X)) outside the function",
+    "graph": "walk, draw or backpropagate the result of the compiled call (f(x), f.mean(X)) outside the function",
 }
 
 _tape: contextvars.ContextVar[_Tape | None] = contextvars.ContextVar("nanograd_tracing", default=None)
@@ -169,7 +169,8 @@ class _Tape:
             static = f", or make the argument static: compile({self.fn_name}, static_argnums=({numbers},))"
         raise TracedNumberError(
             f"compile({self.fn_name}): {what}, which depends on "
-            f"{' and '.join(parts) or 'the arguments'}: its number is not known while tracing, "
+            f"{' and '.join(parts) or 'the arguments'}: "
+            f"{'it has no eager graph' if purpose == 'graph' else 'its number is not known'} while tracing, "
             f"{_ADVICE[purpose]}{static}"
         )
 
