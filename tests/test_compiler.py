@@ -466,3 +466,26 @@ def test_gradients_flow_as_eagerly_through_zeros_and_around_selects(backend: str
     expected = nanograd.grad(fn(x, y), [x, y])  # type: ignore[operator]
     got = [as_floats(gx)[0], as_floats(gy)[0]]
     assert all((math.isnan(a) and math.isnan(b)) or a == b for a, b in zip(got, expected)), (got, expected)
+
+
+@pytest.mark.parametrize("backend", ["numpy", "torch"])
+def test_gradients_add_up_across_chunks(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    model = mlp(6, [8, 3])
+    f = nanograd.compile(lambda x: [v.tanh() for v in model(x)], backend=backend)
+    loss = nanograd.compile(lambda x: sum(v.tanh() for v in model(x)), backend=backend)
+    X = np.random.default_rng(4).normal(size=(1000, 2))
+    whole = f.evaluate(X, gradients=True)
+    whole_loss = loss.mean(X)
+    whole_loss.backpropagate()
+    grads = [p.grad for p in model.parameters()]
+    model.zero_grad()
+    monkeypatch.setattr(nanograd.compiler, "CHUNK_NUMBERS", 500)
+    monkeypatch.setattr(nanograd.compiler, "MIN_CHUNK_ROWS", 64)
+    assert len(f._chunks(f._last, f._columns([X]), 3)) > 4
+    chunked = f.evaluate(X, gradients=True)
+    assert np.allclose(np.asarray(chunked[0]), np.asarray(whole[0]), rtol=1e-12)
+    assert np.allclose(np.asarray(chunked[1][0]), np.asarray(whole[1][0]), rtol=1e-12)
+    chunked_loss = loss.mean(X)
+    chunked_loss.backpropagate()
+    assert close(chunked_loss.data, whole_loss.data, 1e-12)
+    assert all(close(p.grad, g, 1e-9) for p, g in zip(model.parameters(), grads))
