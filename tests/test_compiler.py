@@ -489,3 +489,14 @@ def test_gradients_add_up_across_chunks(backend: str, monkeypatch: pytest.Monkey
     chunked_loss.backpropagate()
     assert close(chunked_loss.data, whole_loss.data, 1e-12)
     assert all(close(p.grad, g, 1e-9) for p, g in zip(model.parameters(), grads))
+
+
+def test_check_catches_python_state_that_tracing_froze() -> None:
+    calls: list[int] = []
+
+    def fn(x: Value) -> Value:
+        calls.append(1)
+        return x * len(calls)  # a number from Python state: a constant of the trace
+
+    with pytest.raises(ValueError, match=r"check=True\): sample 0 output 0: compiled 1.0, eager 3.0"):
+        nanograd.compile(fn, check=True).map([1.0, 2.0])
