@@ -22,16 +22,18 @@ from .functional import GradcheckError, grad, gradcheck, hessian, zero_grad
 from .gc_tuning import set_gc_tuning
 from .grad_mode import is_grad_enabled, no_grad
 from .ops import OPS, Op, register_op
+from .selection import maximum, minimum, take, where
 from .value import Value
 from .viz import draw_dot, trace
 
 if TYPE_CHECKING:
-    from .compiler import Graph, compile
+    from .compiler import Graph, TracedNumberError, compile
 
 
 def __getattr__(name: str) -> object:
-    """``compile`` and ``Graph`` import the compiler on first use: it is a third of ``import nanograd``."""
-    if name in ("compile", "Graph"):
+    """``compile``, ``Graph`` and ``TracedNumberError`` import the compiler on first use: it is a third of
+    ``import nanograd``."""
+    if name in ("compile", "Graph", "TracedNumberError"):
         from . import compiler
 
         return getattr(compiler, name)
@@ -43,6 +45,7 @@ __all__ = [
     "GradcheckError",
     "Graph",
     "Op",
+    "TracedNumberError",
     "Value",
     "compile",
     "draw_dot",
@@ -52,14 +55,18 @@ __all__ = [
     "gradcheck",
     "hessian",
     "is_grad_enabled",
+    "maximum",
+    "minimum",
     "neural_net",
     "nn",
     "no_grad",
     "register_op",
     "set_fast_backprop",
     "set_gc_tuning",
+    "take",
     "topological_order",
     "trace",
+    "where",
     "zero_grad",
 ]
 __version__ = "0.1.0"

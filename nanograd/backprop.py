@@ -129,6 +129,14 @@ def _value_xlogy(x: Any, y: Any) -> Any:
     return 0.0 if x_number == 0.0 else x * VALUE_MATH.log(y)
 
 
+def _value_where(condition: Any, a: Any, b: Any) -> Any:
+    # The condition is a bool (Value comparisons compare the numbers), except that a condition
+    # whose class defines __nanograd_where__ (a comparison of the compiler's tracer, which has
+    # no truth value yet) records the select.
+    select = getattr(type(condition), "__nanograd_where__", None)
+    return select(condition, a, b) if select is not None else FLOAT_GRAD_MATH.where(condition, a, b)
+
+
 #: The math namespace for Values: op rules evaluated with it build graphs, which is what
 #: makes higher-order gradients possible (``backpropagate(create_graph=True)``). A function
 #: of a literal is a literal (a float); :func:`backward` evaluates the rules inside
@@ -140,5 +148,5 @@ VALUE_MATH = SimpleNamespace(
     pow=_value_pow,
     xlogy=_value_xlogy,
     div=lambda x, y: FLOAT_GRAD_MATH.div(x, y) if type(x) is float and type(y) is float else x / y,
-    where=FLOAT_GRAD_MATH.where,  # the condition is a bool: Value comparisons compare the numbers
+    where=_value_where,
 )

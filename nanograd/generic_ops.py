@@ -8,14 +8,13 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable, Sequence
 
 from .errors import short, to_float
 from .float_math import FLOAT_MATH
 from .grad_mode import recording
 from .ops import Op, set_applier
-from .value import Operand, Value, as_literal, check_overflow, floats_forward, new_node, number_of, unary_node
+from .value import Operand, Value, as_literal, floats_forward, new_node, number_of, unary_node
 
 
 def _on_floats(op: Op) -> Callable[..., float]:
@@ -27,8 +26,12 @@ def apply(op: Op, *args: Operand) -> Value:
     """Apply ``op`` to ``arity`` operands (Values or numbers) and return the new Value.
 
     This is the generic path (``op(x)``, ops added with :func:`~nanograd.ops.register_op`);
-    ``Value``'s methods do the same for the built-in ops.
+    ``Value``'s methods do the same for the built-in ops. An operand whose class defines
+    ``__nanograd_apply__(op, args)`` (the compiler's tracer) is handed the whole call instead.
     """
+    for a in args:
+        if type(a) is not Value and (hook := getattr(type(a), "__nanograd_apply__", None)) is not None:
+            return hook(op, args)  # type: ignore[no-any-return]
     if len(args) != op.arity:
         raise TypeError(f"op {op.name!r} takes {op.arity} operand(s), got {len(args)}")
     if op.arity == 1:
@@ -52,7 +55,9 @@ def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
 
     Backprop calls ``op.vjp(m, g, out, *input_numbers)``, which must return one
     gradient per input. This is how n-ary nodes (a compiled batch reduction, a
-    micrograd-style custom op) join the ordinary graph and its one chain rule.
+    micrograd-style custom op) join the ordinary graph and its one chain rule. ``data`` is
+    taken as it is, inf or NaN too: the overflow policy is for the engine's own ops (a
+    compiled mean over a batch holding inf is inf).
     """
     inputs = tuple(inputs)
     for x in inputs:
@@ -60,12 +65,9 @@ def make_node(op: Op, inputs: Sequence[Value], data: float) -> Value:
             raise TypeError(f"make_node({op.name!r}): every input must be a Value, got {short(x)}")
     if len(inputs) != op.arity:
         raise TypeError(f"make_node({op.name!r}): the op takes {op.arity} inputs, got {len(inputs)}")
-    data = to_float(data, f"make_node({op.name!r})")
-    if not math.isfinite(data):
-        check_overflow(op, data, inputs)
-    out = Value(data)
+    out = Value(to_float(data, f"make_node({op.name!r})"))
     if recording():
-        out._record(op, inputs)
+        out._set_operands(op, inputs)
     return out
 
 

@@ -15,10 +15,11 @@ entries. It has only first-order gradients: the function adds numbers, it builds
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any
 
-from .backprop import VALUE_MATH, chain_rule_at
+from .backprop import VALUE_MATH, chain_rule_at, numbers_of
 from .errors import short
 from .float_math import FLOAT_GRAD_MATH
 from .grad_mode import recording
@@ -58,7 +59,21 @@ def record_custom_node(node: Node, children: tuple[Node, ...], symbol: str) -> N
         if not isinstance(x, Node):
             raise TypeError(f"Value: children must be Values, got {short(x)}")
     if children and recording():
-        node._record(custom_op(symbol, len(children), None), children)
+        node._set_operands(custom_op(symbol, len(children), None), children)
+
+
+def literal_leaf(node: Node, i: int, leaf_class: type[Node]) -> Any:
+    """Operand ``i`` of ``node``, a literal, as a new constant leaf of ``leaf_class``.
+
+    It holds the vjp rule's share of the node's gradient, the gradient it would have
+    received as a leaf, so that micrograd's drawing helpers, which walk ``_prev``, show it.
+    """
+    operands = node.operands
+    leaf = leaf_class(operands[i])  # type: ignore[call-arg]
+    if node.grad and type(node.grad) is float and node._operation is not None:
+        with contextlib.suppress(ArithmeticError, ValueError):
+            leaf.grad = node._operation.vjp(FLOAT_GRAD_MATH, node.grad, node.data, *numbers_of(operands))[i]
+    return leaf
 
 
 class MicrogradNames:

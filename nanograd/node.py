@@ -51,7 +51,7 @@ class Node:
             return ()
         return (a,) if b is None else (a, b)
 
-    def _record(self, op: Op | None, operands: tuple[Any, ...]) -> None:
+    def _set_operands(self, op: Op | None, operands: tuple[Any, ...]) -> None:
         """Store ``op`` and its ``operands`` in the node's slots (see the comment on the slots)."""
         self._operation = op
         if op is None:

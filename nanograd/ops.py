@@ -150,6 +150,16 @@ def _pow_exponent_grad(m: Any, g: Any, out: Any, x: Any) -> Any:
     return g * m.where(_is_zero(m, x), 0.0 * out, m.xlogy(out, x))
 
 
+def _share_of_extreme(m: Any, g: Any, loses: Any, wins: Any, ties: Any) -> Any:
+    """One input's share of ``g`` in ``maximum`` or ``minimum``, as in PyTorch.
+
+    0 where the input ``loses`` (is not the result), ``g`` where it ``wins``, half of
+    ``g`` where the two inputs tie, and ``g`` where a NaN leaves them unordered (the
+    result is NaN, and PyTorch passes ``g`` to both).
+    """
+    return m.where(loses, 0.0, m.where(wins, g, m.where(ties, 0.5 * g, g)))
+
+
 OPS: dict[str, Op] = {
     op.name: op
     for op in (
@@ -190,6 +200,31 @@ OPS: dict[str, Op] = {
         Op("abs", "abs", 1, lambda m, x: m.abs(x), lambda m, g, out, x: (g * m.sign(x),), "|x|"),
         Op("sin", "sin", 1, lambda m, x: m.sin(x), lambda m, g, out, x: (g * m.cos(x),), "sin(x)"),
         Op("cos", "cos", 1, lambda m, x: m.cos(x), lambda m, g, out, x: (-g * m.sin(x),), "cos(x)"),
+        # -- data-dependent choices: selects, so an infinite g never meets a 0 ----------
+        # The forward is a select on comparisons, no arithmetic: NaN wins (y >= y is False
+        # only for a NaN y), and a tie gives x, as in PyTorch.
+        Op(
+            "maximum",
+            "max",
+            2,
+            lambda m, x, y: m.where(x < y, y, m.where(y >= y, x, y)),
+            lambda m, g, out, x, y: (
+                _share_of_extreme(m, g, x < y, x > y, x >= y),
+                _share_of_extreme(m, g, y < x, y > x, y >= x),
+            ),
+            "the larger of x and y (NaN if either is NaN)",
+        ),
+        Op(
+            "minimum",
+            "min",
+            2,
+            lambda m, x, y: m.where(y < x, y, m.where(y >= y, x, y)),
+            lambda m, g, out, x, y: (
+                _share_of_extreme(m, g, x > y, x < y, x <= y),
+                _share_of_extreme(m, g, y > x, y < x, y <= x),
+            ),
+            "the smaller of x and y (NaN if either is NaN)",
+        ),
     )
 }
 

@@ -28,7 +28,7 @@ def rebuild_leaf(cls: type[Node], data: float, grad: Any, label: str, state: dic
     """A leaf of class ``cls`` with these fields (the unpickling side of :func:`reduce`)."""
     leaf = object.__new__(cls)
     leaf.data, leaf.grad, leaf.label = data, grad, label
-    leaf._record(None, ())
+    leaf._set_operands(None, ())
     if state:
         leaf.__dict__.update(state)
     return leaf
@@ -58,6 +58,6 @@ def rebuild_graph(leaves: list[Node], nodes: list[tuple[Any, ...]]) -> Node:
     for cls, name, param, data, grad, label, operands in nodes:
         v = object.__new__(cls)
         v.data, v.grad, v.label = data, grad, label
-        v._record(lookup(name, param), tuple(x if type(x) is float else built[x] for x in operands))
+        v._set_operands(lookup(name, param), tuple(x if type(x) is float else built[x] for x in operands))
         built.append(v)
     return built[-1]

@@ -25,7 +25,7 @@ except ImportError as e:
     raise ImportError('nanograd.pytorch needs PyTorch: pip install -e ".[torch]" in a checkout of nanograd') from e
 
 from .compiler import CompiledFunction, compile
-from .compiler.backends import TORCH_MATH as torch_math
+from .compiler.torch_backend import TORCH_MATH
 from .grad_mode import is_grad_enabled
 from .neural_net import ACTIVATIONS, MLP, Layer, Neuron
 from .ops import OPS, Op
@@ -44,11 +44,6 @@ __all__ = [
 ]
 
 Model = MLP | Layer | Neuron
-
-#: The op table's math namespace for torch tensors: the torch function of the same name
-#: for every function of :data:`nanograd.float_math.FLOAT_MATH` (``exp``, ``log``, ..., ``xlogy``),
-#: the one the compiler's torch backend runs the rules with.
-TORCH_MATH = torch_math()
 
 
 def torch_reference(op: Op | str, *tensors: torch.Tensor) -> torch.Tensor:

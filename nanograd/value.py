@@ -7,17 +7,13 @@ applies the chain rule from the output back to the inputs: the algorithm is
 :func:`nanograd.backprop.backward`, about fifteen lines, and it is where to start reading.
 
 A plain number used as an operand (``x + 1.0``, ``2 * x``) is stored in the node as a
-float, a *literal*, rather than as a new leaf: it costs nothing to create, to walk or
-to backpropagate through. Graphs contain no reference cycles and are freed as soon as
-the last reference to the output goes away. Results of operations are plain ``Value``
-objects, also when an operand is an instance of a subclass of ``Value``.
-
-Numbers, errors and IEEE-754: see :mod:`nanograd.errors`.
+float, a *literal*, not a new leaf: it costs nothing to create, walk or backpropagate
+through. Graphs hold no reference cycles. Results of operations are plain ``Value``
+objects, also for operands of a subclass. Numbers, errors and IEEE-754: :mod:`nanograd.errors`.
 """
 
 from __future__ import annotations
 
-import contextlib
 import math
 import operator
 from collections.abc import Callable, Iterable, Sequence
@@ -27,7 +23,7 @@ from . import backprop, fast_backprop, pickling
 from .errors import describe_call, op_error, to_float
 from .float_math import FLOAT_GRAD_MATH, FLOAT_MATH
 from .grad_mode import ieee, recording
-from .micrograd_compat import MicrogradNames, record_custom_node
+from .micrograd_compat import MicrogradNames, literal_leaf, record_custom_node
 from .node import Node
 from .ops import OPS, POWERS, Op, power
 
@@ -169,17 +165,7 @@ class Value(Node, MicrogradNames):
         each read, holding the gradient it would have received as a leaf; the graph keeps
         the plain number (see :attr:`operands`). Reading changes nothing.
         """
-        return tuple(x if type(x) is not float else self._literal_leaf(i) for i, x in enumerate(self.operands))
-
-    def _literal_leaf(self, i: int) -> Value:
-        """Operand ``i``, a literal, as a constant leaf with the vjp rule's share of this node's gradient."""
-        operands = self.operands
-        leaf = Value(operands[i])
-        if self.grad and type(self.grad) is float and self._operation is not None:
-            with contextlib.suppress(ArithmeticError, ValueError):
-                numbers = backprop.numbers_of(operands)
-                leaf.grad = self._operation.vjp(FLOAT_GRAD_MATH, self.grad, self.data, *numbers)[i]
-        return leaf
+        return tuple(x if type(x) is not float else literal_leaf(self, i, Value) for i, x in enumerate(self.operands))
 
     def __repr__(self) -> str:
         return f"Value(of={self.data!r}, gradient={self.grad!r})"
@@ -338,6 +324,14 @@ class Value(Node, MicrogradNames):
     def cos(self) -> Value:
         """cos(x) (op 'cos')."""
         return unary_node(_COS, FLOAT_MATH.cos, self)
+
+    def maximum(self, other: Operand) -> Value:
+        """The larger of x and y, NaN if either is (op 'maximum'); a tie shares the gradient."""
+        return OPS["maximum"](self, other)  # type: ignore[no-any-return]
+
+    def minimum(self, other: Operand) -> Value:
+        """The smaller of x and y, NaN if either is (op 'minimum'); a tie shares the gradient."""
+        return OPS["minimum"](self, other)  # type: ignore[no-any-return]
 
     # -- comparisons: numbers in, bool out (== and hash stay identity) ---------------------
     def __lt__(self, other: Operand) -> bool:

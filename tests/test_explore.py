@@ -102,7 +102,7 @@ def apply(name: str, inputs: list[Value]) -> Value:
         return -inputs[0]
     if name.startswith("**"):  # power(k), written **k
         return inputs[0] ** float(name[2:])
-    return getattr(inputs[0], name)()
+    return getattr(inputs[0], name)(*inputs[1:])  # x.tanh(), x.maximum(y)
 
 
 OP_NAMES = [*OPS, "**3", "**-0.5"]

@@ -24,7 +24,7 @@ LAYERS: list[set[str]] = [
     {"node", "backprop"},
     {"fast_backprop", "micrograd_compat", "pickling"},
     {"value"},
-    {"generic_ops", "functional", "engine", "neural_net", "nn", "losses", "optim", "expr"},
+    {"generic_ops", "functional", "selection", "engine", "neural_net", "nn", "losses", "optim", "expr"},
     {"compiler", "viz"},
     {"explore", "pytorch", "demo"},
     {"cli", "__main__", "__init__"},

@@ -33,6 +33,13 @@ class OpCase:
     op_name: str = ""  # the table entry expected on the result; defaults to the row's key
 
 
+def table_or_torch(name: str, *xs: object) -> object:
+    """Op ``name`` of the table on Values and numbers (a literal on either side), ``torch.name`` on tensors."""
+    if any(isinstance(x, torch.Tensor) for x in xs):
+        return getattr(torch, name)(*xs)
+    return OPS[name](*xs)
+
+
 OP_CASES: dict[str, OpCase] = {
     "add": OpCase(lambda x, y: x + y, ((-5, 5), (-5, 5)), ((0.0, 0.0), (1e300, 1e300))),
     "sub": OpCase(lambda x, y: x - y, ((-5, 5), (-5, 5)), ((1.0, 1.0),)),
@@ -50,6 +57,17 @@ OP_CASES: dict[str, OpCase] = {
     "abs": OpCase(lambda x: x.abs(), ((-5, 5),), ((0.0,), (-1e-300,))),
     "sin": OpCase(lambda x: x.sin(), ((-7, 7),), ((0.0,), (1e6,))),
     "cos": OpCase(lambda x: x.cos(), ((-7, 7),), ((0.0,), (1e6,))),
+    # Ties share the gradient and a NaN wins, as in PyTorch.
+    "maximum": OpCase(
+        lambda x, y: table_or_torch("maximum", x, y),
+        ((-5, 5), (-5, 5)),
+        ((1.0, 1.0), (-0.0, 0.0), (math.nan, 1.0), (1.0, math.nan), (math.inf, 2.0), (-math.inf, -math.inf)),
+    ),
+    "minimum": OpCase(
+        lambda x, y: table_or_torch("minimum", x, y),
+        ((-5, 5), (-5, 5)),
+        ((1.0, 1.0), (0.0, -0.0), (math.nan, 1.0), (1.0, math.nan), (-math.inf, 2.0), (math.inf, math.inf)),
+    ),
     "power(3)": OpCase(lambda x: x**3, ((-3, 3),), ((0.0,),), op_name="power"),
     "power(-1)": OpCase(lambda x: x**-1, ((0.5, 3),), ((-2.0,),), op_name="power"),
     "power(0.5)": OpCase(lambda x: x**0.5, ((0.01, 4),), ((1e-8,),), op_name="power"),
@@ -166,14 +184,14 @@ def test_every_rule_calls_only_the_math_namespace_protocol() -> None:
 @pytest.mark.parametrize("namespace", ["FLOAT_MATH", "FLOAT_GRAD_MATH", "VALUE_MATH", "TORCH_MATH", "NUMPY_MATH"])
 def test_every_math_namespace_provides_every_function(namespace: str) -> None:
     from nanograd import backprop, pytorch
-    from nanograd.compiler import backends
+    from nanograd.compiler import numpy_backend
 
     m = {
         "FLOAT_MATH": FLOAT_MATH,
         "FLOAT_GRAD_MATH": FLOAT_GRAD_MATH,
         "VALUE_MATH": backprop.VALUE_MATH,
         "TORCH_MATH": pytorch.TORCH_MATH,
-        "NUMPY_MATH": backends.NUMPY_MATH(),
+        "NUMPY_MATH": numpy_backend.NUMPY_MATH,
     }[namespace]
     assert [name for name in MATH_FUNCTIONS if not callable(getattr(m, name, None))] == []
 

@@ -105,6 +105,13 @@ SPECIAL_POINTS = [
     Point("sqrt", (0.0,)),  # an infinite derivative is inf
     Point("sqrt", (-0.0,), expect=(inf,)),  # the slope at 0 whatever its sign (PyTorch: -inf)
     Point("sqrt", (-inf,), expect=ValueError),  # PyTorch: NaN
+    # maximum and minimum: selects, so an infinite gradient never meets a 0; NaN wins.
+    *(
+        Point(name, (x, y), g)
+        for name in ("maximum", "minimum")
+        for x, y in ((1.0, 2.0), (-0.0, 0.0), (inf, -inf), (nan, 1.0), (1.0, nan), (inf, inf), (-tiny, tiny))
+        for g in (1.0, inf)
+    ),
 ]
 
 

@@ -324,6 +324,7 @@ def test_graphs_have_no_reference_cycles() -> None:
 # -- the op table behind the methods -----------------------------------------------------
 
 BINARY_OPERATORS = {"add": "__add__", "sub": "__sub__", "mul": "__mul__", "div": "__truediv__", "pow": "__pow__"}
+BINARY_OPERATORS |= {"maximum": "maximum", "minimum": "minimum"}  # methods, their own reflection
 
 
 @pytest.mark.parametrize("op", [op for op in nanograd.OPS.values() if op.arity == 2], ids=lambda op: op.name)

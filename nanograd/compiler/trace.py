@@ -1,124 +1,214 @@
-"""Tracing: run a function once on Values and record the graph it builds as a :class:`Graph`.
+"""Tracing: call a function on tracers (:mod:`.tracer`) and record the graph it builds.
 
-Values created while the function runs form the graph. Every other Value it reaches (a
-model's parameters, or any Value computed before the call) is *captured*: it becomes a
-``param`` slot whose current number is read at every call. Leaves created during the
-call (the ``1`` in ``1 + x``) become constants. The function is called twice to tell the
-two apart: created Values are new objects at every call, captured ones are not.
+Captured Values
+    Every plain Value the function reaches is *captured*: a model's parameters, or Values
+    computed before the call. Their numbers stay readable while tracing, and the graph
+    reads them afresh at every call (a parameter slot). Python that reads a captured
+    number is, by the same token, run once, when tracing. Values the function computes
+    from captured ones alone (an L2 penalty over the parameters) are computed eagerly while
+    tracing; their ops are recorded too, so they follow the parameters at every call. To
+    tell those apart from Values computed before the call, the function is called twice:
+    what it computes is new at every call, what it captures is the same object both times.
+    Leaves it creates (the ``1`` in ``1 + x``) are constants.
 """
 
 from __future__ import annotations
 
-import numbers
-from collections.abc import Callable, Sequence
+import inspect
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from ..backprop import VALUE_MATH, topological_order
+from ..backprop import topological_order
 from ..gc_tuning import make_room_for_graphs
-from ..ops import lookup
+from ..ops import OPS
 from ..value import Value
 from .graph import Graph, Node
+from .refusal import TracedNumberError
+from .tracer import Condition, Ref, Tracer, _Tape, _tape, tracing
 
-#: One call's arguments: a number for a scalar argument, a sequence of numbers for a vector one.
-Sample = Sequence[float | Sequence[float]]
+__all__ = ["Condition", "TracedNumberError", "Tracer", "trace", "tracing"]
+
+
+# -- trace: the function called on tracers, recorded as a Graph -------------------------------------
 
 
 @dataclass
 class Trace:
-    """A traced call: its graph, the captured Values (in slot order) and the eager output."""
+    """A traced call: its graph and the captured Values, in slot order."""
 
     graph: Graph
     params: list[Value]
-    output: Value
 
 
-def argument_values(shapes: Sequence[int | None], sample: Sample) -> list[Value | list[Value]]:
-    """Fresh leaves holding one sample, structured as ``shapes`` says."""
-    return [Value(x) if isinstance(x, (int, float)) else [Value(e) for e in x] for x in sample]
+def argument_names(fn: Callable[..., object]) -> list[str]:
+    """The names of ``fn``'s positional parameters, as far as they can be read (else empty)."""
+    try:
+        parameters = inspect.signature(fn).parameters.values()
+    except (TypeError, ValueError):
+        return []
+    kinds = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    return [p.name for p in parameters if p.kind in kinds]
 
 
-def trace(fn: Callable[..., object], shapes: Sequence[int | None], sample: Sample) -> Trace:
-    """Call ``fn`` once on ``sample`` and record the graph; TypeError if it returns no Value."""
-    args = argument_values(shapes, sample)
-    out = _call(fn, args)
-    order = topological_order(out)
-    make_room_for_graphs(len(order))  # the second call builds a graph as large
-    # Call fn a second time: the Values it creates are new objects each time, the Values it
-    # captures are the same objects in both graphs. (No hook into Value is needed.)
-    captured = set(topological_order(_call(fn, argument_values(shapes, sample))))
-    slots = {v: (a, 0) for a, v in enumerate(args) if isinstance(v, Value)}
-    slots.update({v: (a, e) for a, vs in enumerate(args) if isinstance(vs, list) for e, v in enumerate(vs)})
-    index: dict[Value, int] = {}
-    nodes: list[Node] = []
-    params: list[Value] = []
-    for v in _stopping_at_captured(out, order, captured):
-        if v in slots:
-            node = Node("arg", slot=slots[v])
-        elif v in captured:
-            node = Node("param", slot=(len(params),))
-            params.append(v)
-        elif v.op is None:
-            node = Node("const", value=v.data)
+def trace(fn: Callable[..., object], shapes: tuple[int | None, ...], static: dict[int, object], name: str) -> Trace:
+    """Call ``fn`` on tracers and record its graph.
+
+    ``shapes`` has one entry per traced argument (None: a scalar, k: a list of k Values);
+    ``static`` maps the positions of static arguments to the values passed as they are.
+    ``fn`` is called twice (see the module docstring). It must return a Value or a list of
+    Values: else TypeError. Two calls that record different ops raise ValueError.
+    """
+    positions = [p for p in range(len(shapes) + len(static)) if p not in static]
+    all_names = argument_names(fn)
+    names = tuple(all_names[p] if p < len(all_names) else "" for p in positions)
+    first, outputs, vector = _call(fn, shapes, static, name, names, tuple(positions))
+    make_room_for_graphs(len(first.kinds))  # the second call makes as many objects: no collections in between
+    second, again, _ = _call(fn, shapes, static, name, names, tuple(positions))
+    if first.kinds != second.kinds or len(outputs) != len(again):
+        raise ValueError(
+            f"compile({name}): two calls of the function while tracing recorded different operations; "
+            "it must compute the same graph at every call (no randomness or state that changes between calls)"
+        )
+    builder = _Builder(first, _plain_values(second, again), name)
+    for entry in _needed(first, outputs):  # in the order the function made them: replay raises eager's error
+        builder.emit(entry)
+    out = tuple(builder.emit(r) for r in outputs)
+    return Trace(Graph(shapes, len(builder.params), tuple(builder.nodes), out, vector, names), builder.params)
+
+
+def _call(
+    fn: Callable[..., object],
+    shapes: tuple[int | None, ...],
+    static: dict[int, object],
+    name: str,
+    names: tuple[str, ...],
+    positions: tuple[int, ...],
+) -> tuple[_Tape, list[Ref], bool]:
+    """One traced call: its tape, its outputs as references, and whether it returned a list."""
+    tape = _Tape(name, names, shapes, positions)
+    args: list[object] = []
+    traced = iter(enumerate(shapes))
+    for p in range(len(shapes) + len(static)):
+        if p in static:
+            args.append(static[p])
+            continue
+        a, k = next(traced)
+        if k is None:
+            args.append(tape.record("arg", None, (a, 0)))
         else:
-            node = Node(v.op.name, tuple(_operand_index(x, index, nodes) for x in v.operands), v.op.param)
-        index[v] = len(nodes)
-        nodes.append(node)
-    return Trace(Graph(tuple(shapes), len(params), tuple(nodes)), params, out)
+            args.append([tape.record("arg", None, (a, e)) for e in range(k)])
+    token = _tape.set(tape)
+    try:
+        out = fn(*args)
+    finally:
+        _tape.reset(token)
+        tape.open = False
+    if isinstance(out, Value):
+        return tape, [tape.ref(out, name)], False
+    if isinstance(out, (list, tuple)) and out and all(isinstance(v, Value) for v in out):
+        return tape, [tape.ref(v, name) for v in out], True
+    got = "a comparison (use nanograd.where)" if isinstance(out, Condition) else type(out).__name__
+    raise TypeError(f"compile: {name} must return one Value, got {got} (or a non-empty list of Values)")
 
 
-def _operand_index(x: Value | float, index: dict[Value, int], nodes: list[Node]) -> int:
-    """The node of operand ``x``: its Value's, or a new constant node for a literal number."""
-    if isinstance(x, Value):
-        return index[x]
-    nodes.append(Node("const", value=x))
-    return len(nodes) - 1
+def _needed(tape: _Tape, outputs: list[Ref]) -> list[int]:
+    """The tape entries the outputs depend on, in tape order (the order the function made them)."""
+    needed: set[int] = set()
+    stack = [r for r in outputs if type(r) is int]
+    while stack:
+        i = stack.pop()
+        if i not in needed:
+            needed.add(i)
+            if tape.kinds[i] != "arg":
+                stack.extend(r for r in tape.operands[i] if type(r) is int)
+    return sorted(needed)
 
 
-def _call(fn: Callable[..., object], args: list[Value | list[Value]]) -> Value:
-    out = fn(*args)
-    if not isinstance(out, Value):
-        raise TypeError(f"compile: {_name(fn)} must return one Value, got {type(out).__name__}")
-    return out
+def _plain_values(tape: _Tape, outputs: list[Ref]) -> set[Value]:
+    """Every plain Value a traced call reached, and every Value those were computed from."""
+    roots = [r for r in outputs if isinstance(r, Value)]
+    roots += [x for operands in tape.operands for x in operands if isinstance(x, Value)]
+    reached: set[Value] = set()
+    for v in roots:
+        if v not in reached:
+            reached.update(topological_order(v))
+    return reached
 
 
-def _stopping_at_captured(out: Value, order: list[Value], captured: set[Value]) -> list[Value]:
-    """``order``, ``topological_order(out)``, without the Values only reachable through captured ones."""
-    needed = {out}
-    for v in reversed(order):
-        if v in needed and v not in captured:
-            needed.update(x for x in v.operands if isinstance(x, Value))
-    return [v for v in order if v in needed]
+class _Builder:
+    """The nodes of a Graph, from a tape and the plain Values it reaches (see :func:`trace`)."""
 
+    def __init__(self, tape: _Tape, captured: set[Value], name: str) -> None:
+        self.tape, self.captured, self.name = tape, captured, name
+        self.nodes: list[Node] = []
+        self.params: list[Value] = []
+        self.at_entry: dict[int, int] = {}
+        self.at_value: dict[Value, int] = {}
+        self.at_const: dict[str, int] = {}
 
-def replay(graph: Graph, params: Sequence[float], sample: Sample, backpropagate: bool) -> Value:
-    """Run ``graph`` on one sample with the eager engine (raising exactly its errors)."""
-    args = argument_values(graph.args, sample)
-    flat = [v if isinstance(v, list) else [v] for v in args]
-    leaves = [Value(p) for p in params]
-    values: list[Value] = []
-    for n in graph.nodes:
-        if n.op == "arg":
-            a, e = n.slot
-            values.append(flat[a][e])
-        elif n.op == "param":
-            values.append(leaves[n.slot[0]])
-        elif n.op == "const":
-            values.append(Value(n.value))  # type: ignore[arg-type]
+    def emit(self, root: Ref) -> int:
+        """The node of ``root``, emitting it after everything it depends on (iteratively: any depth)."""
+        stack: list[Ref] = [root]
+        while stack:
+            item = stack[-1]
+            if self._index(item) is not None:
+                stack.pop()
+                continue
+            pending = [x for x in self._operands(item) if self._index(x) is None]
+            if pending:
+                stack.extend(reversed(pending))
+                continue
+            stack.pop()
+            self._finish(item)
+        index = self._index(root)
+        assert index is not None
+        return index
+
+    def _index(self, item: Ref) -> int | None:
+        if type(item) is int:
+            return self.at_entry.get(item)
+        if isinstance(item, Value):
+            return self.at_value.get(item)
+        return self.at_const.get(float(item).hex())
+
+    def _operands(self, item: Ref) -> tuple[Ref, ...]:
+        if type(item) is int:
+            return () if self.tape.kinds[item] == "arg" else self.tape.operands[item]
+        if isinstance(item, Value) and item not in self.captured and item.op is not None:
+            return item.operands
+        return ()
+
+    def _add(self, node: Node) -> int:
+        self.nodes.append(node)
+        return len(self.nodes) - 1
+
+    def _finish(self, item: Ref) -> None:
+        if type(item) is int:
+            kind, param, operands = self.tape.kinds[item], self.tape.params[item], self.tape.operands[item]
+            node = Node("arg", slot=operands) if kind == "arg" else Node(kind, self._inputs(operands), param)
+            self.at_entry[item] = self._add(node)
+        elif isinstance(item, Value):
+            self.at_value[item] = self._add(self._value_node(item))
         else:
-            values.append(lookup(n.op, n.param).forward(VALUE_MATH, *(values[i] for i in n.inputs)))
-    if backpropagate:
-        values[-1].backpropagate()
-    return values[-1]
+            self.at_const[float(item).hex()] = self._add(Node("const", value=float(item)))
 
+    def _inputs(self, operands: tuple[Ref, ...]) -> tuple[int, ...]:
+        indices = tuple(self._index(x) for x in operands)
+        assert None not in indices
+        return indices  # type: ignore[return-value]
 
-def _name(fn: Callable[..., object]) -> str:
-    return getattr(fn, "__name__", repr(fn))
-
-
-def as_number(x: object, what: str) -> float:
-    """``x`` as a float, or TypeError naming ``what``."""
-    if isinstance(x, Value):
-        return x.data
-    if isinstance(x, numbers.Real):
-        return float(x)
-    raise TypeError(f"{what}: expected a real number or a Value, got {x!r} of type {type(x).__name__}")
+    def _value_node(self, v: Value) -> Node:
+        """A plain Value's node: captured (a parameter slot), a created constant, or a created op."""
+        if v in self.captured:
+            self.params.append(v)
+            return Node("param", slot=(len(self.params) - 1,))
+        op = v.op
+        if op is None:
+            return Node("const", value=v.data)
+        if op.name != "power" and OPS.get(op.name) is not op:
+            raise TypeError(
+                f"compile({self.name}): a Value the function computed comes from op {op.name!r}, which is not in "
+                "the op table (a compiled function's mean() or sum(), or a micrograd-style custom op); "
+                "compute it outside the function and use the result, or add the op with nanograd.register_op"
+            )
+        return Node(op.name, self._inputs(v.operands), op.param)

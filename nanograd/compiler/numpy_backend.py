@@ -1,0 +1,136 @@
+"""The numpy backend: the plan on float64 arrays, and the op table's math namespace for numpy.
+
+numpy's floating-point flags are the check of the fast path: within ``trapping()`` an
+overflow, a division by zero or an invalid operation raises, and every value that is not
+finite comes from one of those or from an input that is not finite. So a run that raised
+nothing on finite inputs computed finite values; its gradients are checked too (a rule may
+make a NaN on purpose in a branch a select discards). Anything else goes to the eager
+engine (see :mod:`.arrays`).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import numpy as np
+
+from .arrays import ArrayBackend
+from .lowering import Array
+
+
+def _sigmoid(x: Array) -> Array:
+    z = np.exp(-np.abs(x))  # as FLOAT_MATH: exp never sees a positive argument
+    return np.where(x >= 0, 1 / (1 + z), z / (1 + z))
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    safe_y = np.where(y > 0, y, np.nan)
+    return np.where(x == 0, 0.0, x * np.log(safe_y))
+
+
+#: The op table's math namespace for numpy arrays.
+NUMPY_MATH = SimpleNamespace(
+    exp=np.exp,
+    log=np.log,
+    sqrt=np.sqrt,
+    sin=np.sin,
+    cos=np.cos,
+    tanh=np.tanh,
+    sigmoid=_sigmoid,
+    relu=lambda x: np.where(x < 0, 0.0, x),  # NaN stays NaN, as in FLOAT_MATH
+    sign=lambda x: (x > 0) * 1.0 - (x < 0),
+    abs=np.abs,
+    pow=np.power,
+    xlogy=_xlogy,
+    where=np.where,
+    div=np.divide,
+)
+
+
+class NumpyBackend(ArrayBackend):
+    """The plan on numpy arrays (float64), with numpy's floating-point flags as the finiteness check."""
+
+    name = "numpy"
+    math = NUMPY_MATH
+
+    def column(self, batch: Any) -> Array:
+        if hasattr(batch, "detach"):  # a torch tensor
+            batch = batch.detach().cpu().numpy()
+        return np.asarray(batch, dtype=np.float64)
+
+    def asarray(self, data: Any, like: Array | None) -> Array:
+        return np.asarray(data, dtype=np.float64)
+
+    def index(self, data: Any, like: Array | None) -> Array:
+        return np.asarray(data, dtype=np.intp)
+
+    def zeros(self, rows: int, cols: int, like: Array) -> Array:
+        return np.zeros((rows, cols))
+
+    def join(self, parts: list[Array]) -> Array:
+        return parts[0] if len(parts) == 1 else np.concatenate(parts)
+
+    def stack(self, parts: list[Array]) -> Array:
+        """Arrays of one shape along a new second axis."""
+        return np.stack(parts, axis=1)
+
+    def concat(self, parts: list[Array]) -> Array:
+        if len(parts) == 1:
+            return parts[0]
+        rows = max(p.shape[0] for p in parts)
+        return np.concatenate([np.broadcast_to(p, (rows, p.shape[1])) for p in parts], axis=1)
+
+    def sum_rows(self, a: Array) -> Array:
+        return a.sum(axis=0, keepdims=True)
+
+    def sum_columns(self, a: Array) -> Array:
+        return a.sum(axis=1, keepdims=True)
+
+    def add_columns(self, target: Array, cols: Array, values: Array) -> None:
+        if target.shape[0] == 1:  # bincount adds repeated columns up, and is fast
+            target[0] += np.bincount(cols, weights=values[0], minlength=target.shape[1])
+        else:
+            np.add.at(target.T, cols, values.T)
+
+    def take_columns(self, table: Array, cols: Array) -> Array:
+        if table.shape[0] == 1:
+            return table[0][cols]
+        if cols.shape[0] == 1:
+            return table[:, cols[0]]
+        return np.take_along_axis(table, cols, axis=1)
+
+    def put_columns(self, like: Array, cols: Array, values: Array) -> Array:
+        out = np.zeros(like.shape)
+        if like.shape[0] == 1:  # one row for every sample: the samples' shares add up
+            cols, values = np.broadcast_arrays(cols, values)
+            out[0] = np.bincount(cols.ravel(), weights=values.ravel(), minlength=like.shape[1])
+        elif cols.shape[0] == 1:
+            out[:, cols[0]] = values  # the columns of one row are distinct: one per output
+        else:
+            np.put_along_axis(out, cols, values, axis=1)
+        return out
+
+    def whole_in_range(self, x: Array, n: int) -> Array:
+        return (x >= 0) & (x < n) & (np.floor(x) == x)
+
+    def to_int(self, x: Array) -> Array:
+        return x.astype(np.intp)
+
+    def finite_rows(self, a: Array) -> list[bool]:
+        return np.isfinite(a).all(axis=1).tolist()  # type: ignore[no-any-return]
+
+    def true_rows(self, mask: Array) -> list[bool]:
+        return mask.all(axis=1).tolist()  # type: ignore[no-any-return]
+
+    def select_rows(self, a: Array, rows: list[int]) -> Array:
+        return a[rows]
+
+    def trapping(self) -> Any:
+        return np.errstate(over="raise", divide="raise", invalid="raise", under="ignore")
+
+    def quiet(self) -> Any:
+        return np.errstate(all="ignore")
+
+    def clean(self, inputs: list[Array], values: list[Array], grads: list[Array]) -> bool:
+        return all(np.isfinite(a).all() for a in inputs + grads)
