@@ -8,6 +8,7 @@ their own modules are imported (``nanograd.viz``, ``nanograd.demo``, ``nanograd.
 from typing import TYPE_CHECKING
 
 from . import engine, neural_net, nn
+from .explorer import explore
 from .functional import GradcheckError, gradcheck, hessian
 from .ops import OPS, Op, register_op
 from .value import Value, grad, is_grad_enabled, no_grad, set_gc_tuning, topological_order, zero_grad
@@ -35,6 +36,7 @@ __all__ = [
     "compile",
     "draw_dot",
     "engine",
+    "explore",
     "grad",
     "gradcheck",
     "hessian",

@@ -1,7 +1,7 @@
 """Write ``explore.png``: ``nanograd explore``'s page for the README's 2D neuron, part way through backprop.
 
 Usage: ``python scripts/make_explore_screenshot.py [OUTPUT] [--chromium PATH]`` (default:
-``explore.png`` at the repository root). Needs ``pip install "nanograd[viz]" playwright``,
+``explore.png`` at the repository root). Needs, from a checkout, ``pip install -e ".[viz]" playwright``,
 Graphviz's ``dot`` and a Chromium installed by the system (``apt-get install chromium``);
 Playwright drives that Chromium headless and downloads no browser.
 """
@@ -16,8 +16,8 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-from nanograd import Value, nn
-from nanograd.viz import explore, trace
+from nanograd import Value, explore, nn
+from nanograd.viz import walk
 
 SEED = 1337  # the seed of scripts/make_gout.py and trace_graph.ipynb: the same neuron
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "explore.png"
@@ -39,14 +39,13 @@ def main(argv: list[str] | None = None) -> None:
     n.w[0].label, n.w[1].label, n.b.label = "w1", "w2", "b"
     y = n(x)
     y.label = "y"
-    y.backpropagate()
     with tempfile.TemporaryDirectory() as tmp:
         page_file = explore(y, title="relu(w1*x1 + w2*x2 + b)").save(Path(tmp) / "neuron.html")
         with sync_playwright() as p:
             browser = p.chromium.launch(executable_path=args.chromium)
             page = browser.new_page(viewport={"width": 1600, "height": 640})
             page.goto(page_file.resolve().as_uri())
-            for _ in range(len(trace(y)[0]) + BACKWARD_STEPS):  # the whole forward pass, then some
+            for _ in range(len(walk(y)) + BACKWARD_STEPS):  # the whole forward pass, then some
                 page.keyboard.press("ArrowRight")
             page.screenshot(path=args.output)
             browser.close()

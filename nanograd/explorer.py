@@ -1,0 +1,630 @@
+"""``explore(y)``: one self-contained HTML page that steps through the forward and backward pass of ``y``.
+
+The page shows the graph as :mod:`nanograd.viz` draws it (Graphviz SVG, rendered once
+here and embedded) with controls to step, play and jump, also from the keyboard. Each
+step highlights one node and the edges it reads; a side panel shows the node's op from
+the op table and the numbers going in and out, and on the backward pass the chain-rule
+product added into each input's gradient. With ``model=`` the parameters carry their
+names from ``named_parameters()`` and, for ``nn`` models, each neuron's weighted sum and
+activation is one node whose inside the panel shows on demand (the neuron-level view).
+
+Nothing is computed in the browser: every number on the page is nanograd's own, the
+data held by the graph and the gradients :func:`nanograd.grad` returns (so the page
+needs no ``backpropagate()`` first and is not misled by a repeated one), formatted by
+Python and embedded as JSON. The formulas are the op table's rules themselves, evaluated
+on :class:`_Text` placeholders that print instead of compute (``mul``'s vjp ``g * y``
+prints ``out.grad * b.data``). Each step carries the texts it changes, before and after,
+so stepping forward or back costs the same at any point of the pass. User text (labels,
+op symbols, the title) is escaped or inserted as text; the page never evaluates it.
+Inline CSS and JavaScript only: no network, no fonts, no server.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+from ._io import atomic_write
+from .neural_net import Module
+from .neuron_calls import NeuronCall, neuron_calls
+from .ops import FLOAT_GRAD_MATH, FLOAT_MATH, Op
+from .value import Value, grad
+from .viz import RANKDIRS, Box, draw_boxes, format_number, walk
+
+#: Operator precedence of a printed formula, loosest first (an atom needs no parentheses).
+COMPARE, SUM, PRODUCT, UNARY, POWER, ATOM = range(6)
+#: The views :func:`explore` draws.
+VIEWS = ("values", "neurons")
+
+
+def _infix(symbol: str, rank: int, right_assoc: bool = False) -> tuple[Callable[..., _Text], Callable[..., _Text]]:
+    """The operator method for ``symbol`` and its reflected twin (``__add__`` and ``__radd__``)."""
+
+    def join(x: object, y: object) -> _Text:
+        left, right = _Text.of(x), _Text.of(y)
+        return _Text(f"{left.wrap(rank + right_assoc)} {symbol} {right.wrap(rank + (not right_assoc))}", rank)
+
+    return join, lambda self, other: join(other, self)
+
+
+class _Text:
+    """A formula as text: op rules run on these print themselves (``x * y`` -> ``"a.data * b.data"``)."""
+
+    __slots__ = ("rank", "text")
+
+    def __init__(self, text: str, rank: int = ATOM) -> None:
+        self.text, self.rank = text, rank
+
+    @classmethod
+    def of(cls, x: object) -> _Text:
+        """``x`` itself if it is a formula, else the number ``x`` written as Python writes it."""
+        if isinstance(x, _Text):
+            return x
+        return cls.signed(repr(x))
+
+    @classmethod
+    def number(cls, x: float) -> _Text:
+        """The number ``x`` as the page shows numbers (:func:`nanograd.viz.format_number`)."""
+        return cls.signed(format_number(x))
+
+    @classmethod
+    def signed(cls, text: str) -> _Text:
+        """A number's text, which binds like a unary minus when it has one."""
+        return cls(text, UNARY if text.startswith("-") else ATOM)
+
+    def wrap(self, rank: int) -> str:
+        """The text, in parentheses if it binds looser than ``rank``."""
+        return f"({self.text})" if self.rank < rank else self.text
+
+    def __bool__(self) -> bool:
+        raise TypeError("a rule that branches on its inputs cannot be printed as a formula")
+
+    def __neg__(self) -> _Text:
+        return _Text(f"-{self.wrap(UNARY + 1)}", UNARY)  # -(-3.0), not --3.0
+
+    __add__, __radd__ = _infix("+", SUM)
+    __sub__, __rsub__ = _infix("-", SUM)
+    __mul__, __rmul__ = _infix("*", PRODUCT)
+    __truediv__, __rtruediv__ = _infix("/", PRODUCT)
+    __pow__, __rpow__ = _infix("**", POWER, right_assoc=True)
+    __lt__, __le__ = _infix("<", COMPARE)[0], _infix("<=", COMPARE)[0]
+    __gt__, __ge__ = _infix(">", COMPARE)[0], _infix(">=", COMPARE)[0]
+
+
+def _call(name: str) -> Callable[..., _Text]:
+    return lambda *args: _Text(f"{name}({', '.join(_Text.of(a).text for a in args)})")
+
+
+#: The math namespace that prints: every function of FLOAT_MATH as a call, ``pow`` as ``**``.
+TEXT_MATH = SimpleNamespace(
+    **{
+        **{name: _call(name) for name in vars(FLOAT_MATH)},
+        "pow": lambda x, y: _Text.of(x) ** y,
+        "xlogy": lambda x, y: _Text.of(x) * _call("log")(y),
+    }
+)
+
+
+def _formulas(rule: Callable[..., Any], *args: _Text) -> list[_Text]:
+    """An op rule evaluated on formulas: one formula per output."""
+    out = rule(TEXT_MATH, *args)
+    return [_Text.of(x) for x in (out if isinstance(out, tuple) else (out,))]
+
+
+def print_rule(rule: Callable[..., Any], *args: str | float) -> list[str]:
+    """An op rule printed with ``args`` (names or numbers) in place of its inputs, one text per output."""
+    return [t.text for t in _formulas(rule, *(_Text(a) if isinstance(a, str) else _Text.of(a) for a in args))]
+
+
+def _printable(rule: Callable[..., Any], *args: _Text) -> list[_Text] | None:
+    """``_formulas(rule, *args)``, or None where the rule cannot be printed.
+
+    A rule a user registered may branch on its inputs or fail on text in any other way
+    (a micrograd-style custom op has no forward rule at all).
+    """
+    try:
+        return _formulas(rule, *args)
+    except Exception:  # any failure of a user's rule on text only means: no formula to show
+        return None
+
+
+def _equation(*parts: str) -> str:
+    """``parts`` joined by `` = ``, each one shown once (``v.grad += g = 1.0``, not ``... = 1.0 = 1.0``)."""
+    shown = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
+    return " = ".join(shown)
+
+
+# -- what the page shows: items, in graph order ------------------------------------------------
+
+
+@dataclass
+class _Item:
+    """One node of the page: a Value, or a neuron call drawn as one node (its ``out``)."""
+
+    value: Value
+    name: str
+    kind: str  # "input", "parameter", "op" or "neuron"
+    operands: tuple[Value | float, ...]
+    call: NeuronCall | None = None
+
+
+def _items(nodes: Sequence[Value], parameters: set[Value], calls: Sequence[NeuronCall]) -> list[_Item]:
+    """The page's items in graph order (unnamed yet): each neuron call replaces the Values it computes.
+
+    A parameter that only neuron calls read is inside them and not an item of its own.
+    """
+    by_out = {c.out: c for c in calls}
+    inside = {v for c in calls for v in c.inside}
+    read_outside = {x for v in nodes if v not in inside or v in by_out for x in v.operands if isinstance(x, Value)}
+    items = []
+    for v in nodes:
+        call = by_out.get(v)
+        if call is not None:
+            items.append(_Item(v, call.name, "neuron", call.inputs, call))
+        elif v in inside or (calls and v in parameters and v not in read_outside):
+            continue
+        elif v.op is None:
+            items.append(_Item(v, "", "parameter" if v in parameters else "input", ()))
+        else:
+            items.append(_Item(v, "", "op", v.operands))
+    return items
+
+
+def _nearest(root: Value, inputs: Callable[[Value], list[Value]], limit: int) -> tuple[list[Value], bool]:
+    """The ``limit`` Values nearest ``root`` (breadth first through ``inputs``), each after its inputs.
+
+    Also says whether any were left out. The cost is bounded by ``limit``, not by the graph.
+    """
+    kept, frontier, left_out = {root}, [root], False
+    while frontier:
+        following = []
+        for v in frontier:
+            for x in inputs(v):
+                if x in kept:
+                    continue
+                if len(kept) >= limit:
+                    left_out = True
+                    continue
+                kept.add(x)
+                following.append(x)
+        frontier = following
+    return walk(root, inputs=lambda v: [x for x in inputs(v) if x in kept]), left_out
+
+
+def _names(
+    shown: Sequence[_Item], labels: Mapping[Value, str], model: Module | None, calls: Sequence[NeuronCall]
+) -> dict[Value, str]:
+    """The names of the Values shown and of those their formulas read.
+
+    ``labels`` first, then the model's names (of its parameters and its neurons' calls),
+    then ``.label``, then ``v1, v2, ...``: unnamed Values are numbered in graph order,
+    those shown first, so the numbers on the page have no gaps.
+    """
+    referred = [it.value for it in shown]
+    referred += [x for it in shown for x in it.operands if isinstance(x, Value)]
+    names = {v: n for n, v in reversed(list(model.named_parameters()))} if model is not None else {}
+    names.update({v: v.label for v in referred if v.label and v not in names})
+    names.update({v: n for v, n in labels.items() if n})
+    names.update({c.out: c.name for c in calls})
+    count = 0
+    for v in referred:
+        if v not in names:
+            count += 1
+            names[v] = f"v{count}"
+    return names
+
+
+def _gradients(root: Value, shown: Sequence[_Item]) -> dict[Value, float]:
+    """d(root)/dv for every Value the page shows or reads, by :func:`nanograd.grad` (every .gradient left as it was)."""
+    wanted = [it.value for it in shown] + [x for it in shown for x in it.operands if isinstance(x, Value)]
+    for it in shown:
+        if it.call is not None:
+            wanted += [*it.call.inside, it.call.neuron.b, *it.call.neuron.w]
+    wanted = list(dict.fromkeys(wanted))
+    return dict(zip(wanted, grad(root, wanted)))
+
+
+# -- the steps -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Share:
+    """What a node's vjp passes to one operand: the formula by name and by number, and the number."""
+
+    operand: Value | float
+    by_name: _Text | None  # None: the rule cannot be printed
+    by_number: _Text | None
+    share: float
+
+
+class _Steps:
+    """Writes the page's steps: the forward pass item by item, then the backward pass in reverse.
+
+    Each step lists the texts it changes in the drawing as ``[item, field, before, after]``
+    (the page applies ``after`` stepping forward and ``before`` stepping back). On the
+    backward pass an input's record shows the gradient shares added so far, then its total.
+    """
+
+    def __init__(self, items: Sequence[_Item], names: Mapping[Value, str], grads: Mapping[Value, float]) -> None:
+        self.names, self.grads = names, grads
+        self.index = {it.value: i for i, it in enumerate(items)}
+        self.sums: dict[Value, float] = {}  # gradient shares added so far, per Value shown
+        self.shown: dict[int, str] = {}  # the grad text each item's record shows now
+        self.cards: dict[int, list[list[str]]] = {}  # the inside of each neuron call, by item
+
+    def name(self, x: Value, local: Mapping[Value, str]) -> str:
+        return local.get(x) or self.names[x]
+
+    def data(self, x: Value | float, local: Mapping[Value, str]) -> _Text:
+        """``x`` in a formula: ``name.data``, or the number of a constant."""
+        return _Text(f"{self.name(x, local)}.data") if isinstance(x, Value) else _Text.number(x)
+
+    @staticmethod
+    def number(x: Value | float) -> _Text:
+        return _Text.number(x.data if isinstance(x, Value) else x)
+
+    def equation(self, v: Value, target: str, local: Mapping[Value, str]) -> str:
+        """``target = <v's forward rule by name> = <by number> = v.data``."""
+        op = v.op
+        assert op is not None
+        by_name = _printable(op.forward, *(self.data(x, local) for x in v.operands))
+        by_number = _printable(op.forward, *map(self.number, v.operands))
+        if by_name is None or by_number is None:
+            return f"{target} = {format_number(v.data)} (op {op.name}'s rule cannot be printed as a formula)"
+        return _equation(target, by_name[0].text, by_number[0].text, format_number(v.data))
+
+    def shares(self, v: Value, g: float, g_text: _Text, local: Mapping[Value, str]) -> list[_Share]:
+        """What ``v``'s vjp passes to each operand when ``v``'s gradient is ``g`` (written ``g_text``)."""
+        op = v.op
+        assert op is not None
+        by_name = _printable(
+            op.vjp, g_text, _Text(f"{self.name(v, local)}.data"), *(self.data(x, local) for x in v.operands)
+        )
+        by_number = _printable(op.vjp, _Text.number(g), _Text.number(v.data), *map(self.number, v.operands))
+        numbers = [x.data if isinstance(x, Value) else x for x in v.operands]
+        shares = op.vjp(FLOAT_GRAD_MATH, g, v.data, *numbers)
+        return [
+            _Share(x, by_name[k] if by_name else None, by_number[k] if by_number else None, share)
+            for k, (x, share) in enumerate(zip(v.operands, shares))
+        ]
+
+    def added(self, share: _Share, target: str, updates: list[list[Any]], assign: bool = False) -> str:
+        """The line ``target += formula = numbers = share``; a Value shown on the page shows the new sum."""
+        x = share.operand
+        if isinstance(x, Value) and x in self.index:
+            self.sums[x] = self.sums.get(x, 0.0) + share.share
+            updates.append(self.grad_update(self.index[x], self.sums[x]))
+        left = f"{target} {'=' if assign else '+='}"
+        if share.by_name is None or share.by_number is None:
+            return f"{left} {format_number(share.share)} (this rule cannot be printed as a formula)"
+        return _equation(f"{left} {share.by_name.text}", share.by_number.text, format_number(share.share))
+
+    def grad_update(self, i: int, g: float) -> list[Any]:
+        """The update that makes item ``i``'s record show the gradient ``g``."""
+        before = self.shown.get(i, "grad ?")
+        self.shown[i] = f"grad {format_number(g)}"
+        return [i, "grad", before, self.shown[i]]
+
+    def forward(self, i: int, it: _Item) -> dict[str, Any]:
+        v, name = it.value, it.name
+        if it.call is not None:
+            lines = self.neuron_forward(it.call)
+        elif v.op is None:
+            what = "a parameter of the model" if it.kind == "parameter" else "a leaf: an input or a parameter"
+            lines = [f"{name} is {what}", f"{name}.data = {format_number(v.data)}"]
+        else:
+            operands = ", ".join(self.names[x] if isinstance(x, Value) else format_number(x) for x in v.operands)
+            lines = [
+                f"{name} = {v.op.name}({operands})",
+                f"op {v.op.name} ({v.op.symbol}): {v.op.doc}",
+                self.equation(v, f"{name}.data", {}),
+            ]
+        update = [i, "data", "data ?", f"data {format_number(v.data)}"]
+        return {"node": i, "phase": "forward", "lines": lines, "updates": [update]}
+
+    def backward(self, i: int, it: _Item, root: Value) -> dict[str, Any]:
+        v, name = it.value, it.name
+        g = self.grads[v]
+        updates = [self.grad_update(i, g)]
+        if v is root:
+            lines = [f"{name}.grad = {format_number(g)}: the gradient of the output with respect to itself"]
+        else:
+            lines = [
+                f"{name}.grad = {format_number(g)}: complete, every value computed from {name} has added its share"
+            ]
+        try:
+            if it.call is not None:
+                lines += self.neuron_backward(i, it.call, updates)
+            elif v.op is None:
+                lines.append(f"{name} is a leaf: nothing to pass on")
+            elif v.op.name == "custom":
+                lines.append(
+                    f"op {v.op.symbol}: a micrograd-style custom op; its own _backward function adds into its "
+                    "inputs' gradients, which show complete at their own steps"
+                )
+            else:
+                lines.append(f"op {v.op.name} ({v.op.symbol}): {v.op.doc}; the chain rule adds into each input:")
+                for share in self.shares(v, g, _Text(f"{name}.grad"), {}):
+                    if isinstance(share.operand, Value):
+                        lines.append(self.added(share, f"{self.names[share.operand]}.grad", updates))
+                    else:
+                        lines.append(f"{format_number(share.operand)} is a constant: it gets no gradient")
+        except (ArithmeticError, ValueError) as e:
+            lines.append(f"the vjp rule fails at these numbers: {e}")
+        return {"node": i, "phase": "backward", "lines": lines, "updates": updates}
+
+    # -- a neuron call, drawn as one node -------------------------------------------------------
+
+    @staticmethod
+    def local_names(call: NeuronCall) -> dict[Value, str]:
+        """The names inside a neuron: ``b``, ``w.i``, its inputs ``x.i``, its weighted sum ``z``, and the rest."""
+        local: dict[Value, str] = {x: f"x.{i}" for i, x in enumerate(call.inputs) if isinstance(x, Value)}
+        local.update({w: f"w.{i}" for i, w in enumerate(call.neuron.w)})
+        local[call.neuron.b] = "b"
+        local.update({p: f"(w.{i} * x.{i})" for i, p in enumerate(call.products)})
+        local.update({s: f"z.{i}" for i, s in enumerate(call.sums)})  # partial sums: no rule here reads them
+        local[call.sums[-1]] = "z"
+        return local
+
+    def weighted_sum(self, call: NeuronCall, term: Callable[[Value | float], _Text]) -> _Text:
+        """``b + w.0 * x.0 + ...`` with ``term`` for each operand, written by the ops' own forward rules."""
+        total = term(call.neuron.b)
+        for s, p in zip(call.sums, call.products):
+            assert s.op is not None and p.op is not None
+            total = _formulas(s.op.forward, total, _formulas(p.op.forward, *map(term, p.operands))[0])[0]
+        return total
+
+    def neuron_forward(self, call: NeuronCall) -> list[str]:
+        local = self.local_names(call)
+        z, act = call.sums[-1], call.out.op if call.out is not call.sums[-1] else None
+        name_of = lambda x: _Text(local[x]) if isinstance(x, Value) else _Text.number(x)
+        inputs = "".join(f", x.{i} is {self.names[x]}" for i, x in enumerate(call.inputs) if isinstance(x, Value))
+        lines = [
+            f"{call.name} = {_formulas(act.forward, _Text('z'))[0].text if act else 'z'}, "
+            f"z = {self.weighted_sum(call, name_of).text}",
+            f"inside the neuron: w.i is {call.neuron_name}.w.i, b is {call.neuron_name}.b{inputs}",
+            _equation(
+                "z.data",
+                self.weighted_sum(call, lambda x: self.data(x, local)).text,
+                self.weighted_sum(call, self.number).text,
+                format_number(z.data),
+            ),
+        ]
+        if act is not None:
+            lines.append(self.equation(call.out, f"{call.name}.data", local))
+        return lines
+
+    def neuron_backward(self, i: int, call: NeuronCall, updates: list[list[Any]]) -> list[str]:
+        """The chain rule through the neuron's own nodes, from its output down to b, each w.i and each x.i.
+
+        The sums and products the neuron computes on the way get no line: they pass the
+        gradient on, and the formulas say how (``w.0.grad += z.grad * x.0.data``).
+        """
+        local = self.local_names(call)
+        local[call.out] = call.name
+        inside = set(call.inside)
+        gradient = {call.out: self.grads[call.out]}
+        written = {call.out: _Text(f"{call.name}.grad")}
+        lines = [f"the chain rule inside the neuron, by the rules of {', '.join(_op_names(call))}:"]
+        rows: dict[Value, str] = {}
+        for v in reversed(call.inside):
+            for share in self.shares(v, gradient[v], written[v], local):
+                x = share.operand
+                if not isinstance(x, Value):
+                    continue
+                if x is call.sums[-1]:
+                    lines.append(self.added(share, "z.grad", updates, assign=True))
+                    gradient[x], written[x] = share.share, _Text("z.grad")
+                elif x in inside:
+                    written[x] = _Text.number(share.share) if share.by_name is None else share.by_name
+                    gradient[x] = share.share
+                else:
+                    lines.append(self.added(share, f"{local[x]}.grad", updates))
+                    rows[x] = f"+= {format_number(share.share)}"
+        self.cards[i] = self.card(call, local, gradient, rows)
+        return lines
+
+    def card(
+        self, call: NeuronCall, local: Mapping[Value, str], gradient: Mapping[Value, float], shares: Mapping[Value, str]
+    ) -> list[list[str]]:
+        """The table of a neuron's inside: one row per value it reads or computes (name, data, gradient)."""
+        rows: list[tuple[str, float, str]] = [("b", call.neuron.b.data, shares[call.neuron.b])]
+        for k, (w, x, p) in enumerate(zip(call.neuron.w, call.inputs, call.products)):
+            rows.append((f"w.{k}", w.data, shares[w]))
+            if isinstance(x, Value):
+                rows.append((f"x.{k} ({self.names[x]})", x.data, shares.get(x, "")))
+            else:
+                rows.append((f"x.{k} (a constant)", x, ""))
+            rows.append((f"w.{k} * x.{k}", p.data, format_number(gradient[p])))
+        rows.append(("z", call.sums[-1].data, format_number(gradient[call.sums[-1]])))
+        if call.out is not call.sums[-1]:
+            rows.append((call.name, call.out.data, format_number(gradient[call.out])))
+        return [[name, format_number(data), g] for name, data, g in rows]
+
+
+def _op_names(call: NeuronCall) -> list[str]:
+    """The ops a neuron call is made of, each once, in the order the forward pass meets them."""
+    return list(dict.fromkeys(v.op.symbol for v in call.inside if v.op is not None))
+
+
+# -- the page -----------------------------------------------------------------------------------
+
+_TEMPLATE = Path(__file__).with_name("explore.html")
+# What the embedded SVG does without: Graphviz's <title>s (browsers show them as tooltips:
+# the graph's "%3", node names) and its comments.
+_SVG_NOISE = re.compile(r"<title>[^<]*</title>|<!--.*?-->", re.S)
+
+
+def _script_json(data: object) -> str:
+    """JSON that is safe inside ``<script type="application/json">`` (no ``</script>``, no ``<!--``)."""
+    return json.dumps(data, ensure_ascii=False).replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def _svg(boxes: Sequence[Box], rankdir: str) -> str:
+    svg = str(draw_boxes(boxes, format="svg", rankdir=rankdir).pipe(encoding="utf-8"))
+    return _SVG_NOISE.sub("", svg[svg.index("<svg") :])  # no XML declaration or doctype: the SVG goes inline
+
+
+def _box(it: _Item, index: Mapping[Value, int], grads: Mapping[Value, float]) -> Box:
+    v = it.value
+    if it.call is not None:
+        symbol: str | None = _neuron_symbol(it.call)
+    else:
+        symbol = None if v.op is None else v.op.symbol
+    operands = tuple(x if isinstance(x, float) else index.get(x) for x in it.operands)
+    return Box(it.name, v.data, grads[v], symbol, operands, it.kind)
+
+
+def _neuron_symbol(call: NeuronCall) -> str:
+    """What the op node of a neuron call shows: ``relu(w·x + b)``, or ``w·x + b`` for a linear neuron."""
+    act = call.out.op if call.out is not call.sums[-1] else None
+    return "w·x + b" if act is None else f"{act.symbol}(w·x + b)"
+
+
+def _short(text: str, limit: int = 60) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "\u2026"
+
+
+@dataclass(frozen=True, repr=False)
+class Explorer:
+    """The page made by :func:`explore`: shows inline in Jupyter, ``save()`` writes it to a file."""
+
+    html: str
+    title: str = "nanograd explore"
+    nodes: int = 0
+    steps: int = 0
+    view: str = field(default="values")
+
+    def __repr__(self) -> str:
+        return (
+            f"<nanograd explore page {_short(self.title)!r}: {self.nodes} nodes ({self.view}), {self.steps} steps; "
+            "shown inline in Jupyter, .save(path) writes it>"
+        )
+
+    def save(self, path: str | os.PathLike[str]) -> Path:
+        """Write the page to ``path`` (atomically: an existing file is replaced whole or not at all)."""
+        try:
+            with atomic_write(path) as f:
+                f.write(self.html)
+        except OSError as e:  # name the file asked for, not the temporary one written first
+            raise type(e)(e.errno, e.strerror, os.fspath(path)) from None
+        return Path(path)
+
+    def _repr_html_(self) -> str:
+        # An iframe keeps the page's styles, ids and script apart from the notebook's.
+        return (
+            f'<iframe srcdoc="{html.escape(self.html)}" sandbox="allow-scripts" '
+            'style="width: 100%; height: 640px; border: 1px solid #ccc" title="nanograd explore"></iframe>'
+        )
+
+
+def explore(
+    root: Value,
+    title: str | None = None,
+    labels: Mapping[Value, str] | None = None,
+    model: Module | None = None,
+    view: str | None = None,
+    rankdir: str = "LR",
+    max_nodes: int = 150,
+) -> Explorer:
+    """A page that steps through the forward and backward pass of the graph behind ``root``.
+
+    The page computes the gradients it shows itself (with :func:`nanograd.grad`, which
+    leaves every ``.gradient`` as it was), so no ``backpropagate()`` is needed first.
+    ``explore(y)`` displays inline in Jupyter; ``explore(y).save("graph.html")`` writes
+    one self-contained HTML file (open it in any browser; no network needed). Controls:
+    Back/Step (arrow keys), Play/Pause (space) with a speed slider, Start/End (Home/End).
+
+    Args:
+        root: the output Value.
+        title: the page's heading (default: "nanograd explore").
+        labels: names for Values, overriding their ``.label`` and the model's names.
+        model: an ``nn`` model (or any ``Module``) whose parameters ``root`` uses: they are
+            called by their names from ``named_parameters()`` (``layers.0.neurons.3.w.1``).
+        view: ``'values'`` draws every Value; ``'neurons'`` draws each call of one of the
+            model's neurons as one node (its weighted sum and activation), whose inside the
+            panel shows on demand. Default: ``'neurons'`` when ``model`` has neurons in the graph.
+        rankdir: ``'LR'`` (left to right) or ``'TB'`` (top to bottom), as in ``draw_dot``.
+        max_nodes: the most nodes the page draws; a larger graph shows the ``max_nodes``
+            nearest ``root`` and says so on the page.
+
+    Unnamed Values are called ``v1``, ``v2``, ... in the order the forward pass computes
+    them; a literal operand (the ``3`` of ``3 * x``) is drawn as a constant.
+
+    Raises:
+        ValueError: an unknown ``rankdir`` or ``view``, ``max_nodes < 1``, or ``view='neurons'``
+            with no neuron of ``model`` in the graph.
+        ImportError: the graphviz Python package is not installed.
+        nanograd.render.DrawingError: Graphviz's dot failed or went past its time or memory limit.
+    """
+    if rankdir not in RANKDIRS:
+        raise ValueError(f"rankdir must be one of {', '.join(RANKDIRS)}, got {rankdir!r}")
+    if view is not None and view not in VIEWS:
+        raise ValueError(f"view must be one of {', '.join(VIEWS)}, got {view!r}")
+    if not isinstance(max_nodes, int) or max_nodes < 1:
+        raise ValueError(f"max_nodes must be at least 1, got {max_nodes!r}")
+    if model is not None and not isinstance(model, Module):
+        raise TypeError(f"model must be an nn Module (MLP, Layer, Neuron), got {type(model).__name__}")
+    parameters = set(model.parameters()) if model is not None else set()
+    calls: list[NeuronCall] = []
+    if model is not None and view != "values":
+        nodes = walk(root)
+        calls = neuron_calls(nodes, model)
+    if view == "neurons" and not calls:
+        raise ValueError("view='neurons' needs a model whose neurons compute root: pass model=")
+    if calls:
+        items = {it.value: it for it in _items(nodes, parameters, calls)}
+        kept, left_out = _nearest(root, lambda v: [x for x in items[v].operands if x in items], max_nodes)
+        shown = [items[v] for v in kept]
+    else:
+        kept, left_out = _nearest(root, lambda v: [x for x in v.operands if isinstance(x, Value)], max_nodes)
+        shown = _items(kept, parameters, [])
+    names = _names(shown, labels or {}, model, calls)
+    for it in shown:
+        it.name = names[it.value]
+    grads = _gradients(root, shown)
+    steps = _Steps(shown, names, grads)
+    forward = [steps.forward(i, it) for i, it in enumerate(shown)]
+    backward = [steps.backward(i, it, root) for i, it in reversed(list(enumerate(shown)))]
+    index = {it.value: i for i, it in enumerate(shown)}
+    notice = ""
+    if left_out:
+        notice = (
+            f"This graph has more than max_nodes={max_nodes} nodes; the page shows the {len(shown)} nearest "
+            "the output. Pass a larger max_nodes to explore() to see more (graphs of thousands of values get slow)."
+        )
+    data = {
+        "notice": notice,
+        "nodes": [
+            {
+                "name": it.name,
+                "kind": it.kind,
+                "op": f"neuron {_neuron_symbol(it.call)}"
+                if it.call
+                else (it.value.op.name if it.value.op else it.kind),
+                "data": repr(it.value.data),
+                "grad": repr(grads[it.value]),
+                "inputs": [index[x] for x in it.operands if isinstance(x, Value) and x in index],
+                "slots": len(it.operands),
+                "card": steps.cards.get(i),
+            }
+            for i, it in enumerate(shown)
+        ],
+        "steps": forward + backward,
+    }
+    page_title = title or "nanograd explore"
+    parts = {
+        "TITLE": html.escape(page_title),
+        "SVG": _svg([_box(it, index, grads) for it in shown], rankdir),
+        "DATA": _script_json(data),
+    }
+    # One pass, so that nothing inserted is searched for placeholders again.
+    page = re.sub(r"<!--(TITLE|SVG|DATA)-->", lambda m: parts[m[1]], _TEMPLATE.read_text(encoding="utf-8"))
+    return Explorer(page, page_title, len(shown), len(data["steps"]), "neurons" if calls else "values")
