@@ -12,7 +12,7 @@ Nothing is computed in the browser: every number on the page is nanograd's own, 
 data held by the graph and the gradients :func:`nanograd.grad` returns (so the page
 needs no ``backpropagate()`` first and is not misled by a repeated one), formatted by
 Python and embedded as JSON. The formulas are the op table's rules themselves, evaluated
-on :class:`_Text` placeholders that print instead of compute (``mul``'s vjp ``g * y``
+on :class:`Formula` placeholders that print instead of compute (``mul``'s vjp ``g * y``
 prints ``out.grad * b.data``). Each step carries the texts it changes, before and after,
 so stepping forward or back costs the same at any point of the pass. User text (labels,
 op symbols, the title) is escaped or inserted as text; the page never evaluates it.
@@ -26,119 +26,20 @@ import json
 import os
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 from ._io import atomic_write
+from .formulas import Formula, equation, formulas, printable
 from .neural_net import Module
 from .neuron_calls import NeuronCall, neuron_calls
-from .ops import FLOAT_GRAD_MATH, FLOAT_MATH, Op
+from .ops import FLOAT_GRAD_MATH
 from .value import Value, grad
 from .viz import RANKDIRS, Box, draw_boxes, format_number, walk
 
-#: Operator precedence of a printed formula, loosest first (an atom needs no parentheses).
-COMPARE, SUM, PRODUCT, UNARY, POWER, ATOM = range(6)
 #: The views :func:`explore` draws.
 VIEWS = ("values", "neurons")
-
-
-def _infix(symbol: str, rank: int, right_assoc: bool = False) -> tuple[Callable[..., _Text], Callable[..., _Text]]:
-    """The operator method for ``symbol`` and its reflected twin (``__add__`` and ``__radd__``)."""
-
-    def join(x: object, y: object) -> _Text:
-        left, right = _Text.of(x), _Text.of(y)
-        return _Text(f"{left.wrap(rank + right_assoc)} {symbol} {right.wrap(rank + (not right_assoc))}", rank)
-
-    return join, lambda self, other: join(other, self)
-
-
-class _Text:
-    """A formula as text: op rules run on these print themselves (``x * y`` -> ``"a.data * b.data"``)."""
-
-    __slots__ = ("rank", "text")
-
-    def __init__(self, text: str, rank: int = ATOM) -> None:
-        self.text, self.rank = text, rank
-
-    @classmethod
-    def of(cls, x: object) -> _Text:
-        """``x`` itself if it is a formula, else the number ``x`` written as Python writes it."""
-        if isinstance(x, _Text):
-            return x
-        return cls.signed(repr(x))
-
-    @classmethod
-    def number(cls, x: float) -> _Text:
-        """The number ``x`` as the page shows numbers (:func:`nanograd.viz.format_number`)."""
-        return cls.signed(format_number(x))
-
-    @classmethod
-    def signed(cls, text: str) -> _Text:
-        """A number's text, which binds like a unary minus when it has one."""
-        return cls(text, UNARY if text.startswith("-") else ATOM)
-
-    def wrap(self, rank: int) -> str:
-        """The text, in parentheses if it binds looser than ``rank``."""
-        return f"({self.text})" if self.rank < rank else self.text
-
-    def __bool__(self) -> bool:
-        raise TypeError("a rule that branches on its inputs cannot be printed as a formula")
-
-    def __neg__(self) -> _Text:
-        return _Text(f"-{self.wrap(UNARY + 1)}", UNARY)  # -(-3.0), not --3.0
-
-    __add__, __radd__ = _infix("+", SUM)
-    __sub__, __rsub__ = _infix("-", SUM)
-    __mul__, __rmul__ = _infix("*", PRODUCT)
-    __truediv__, __rtruediv__ = _infix("/", PRODUCT)
-    __pow__, __rpow__ = _infix("**", POWER, right_assoc=True)
-    __lt__, __le__ = _infix("<", COMPARE)[0], _infix("<=", COMPARE)[0]
-    __gt__, __ge__ = _infix(">", COMPARE)[0], _infix(">=", COMPARE)[0]
-
-
-def _call(name: str) -> Callable[..., _Text]:
-    return lambda *args: _Text(f"{name}({', '.join(_Text.of(a).text for a in args)})")
-
-
-#: The math namespace that prints: every function of FLOAT_MATH as a call, ``pow`` as ``**``.
-TEXT_MATH = SimpleNamespace(
-    **{
-        **{name: _call(name) for name in vars(FLOAT_MATH)},
-        "pow": lambda x, y: _Text.of(x) ** y,
-        "xlogy": lambda x, y: _Text.of(x) * _call("log")(y),
-    }
-)
-
-
-def _formulas(rule: Callable[..., Any], *args: _Text) -> list[_Text]:
-    """An op rule evaluated on formulas: one formula per output."""
-    out = rule(TEXT_MATH, *args)
-    return [_Text.of(x) for x in (out if isinstance(out, tuple) else (out,))]
-
-
-def print_rule(rule: Callable[..., Any], *args: str | float) -> list[str]:
-    """An op rule printed with ``args`` (names or numbers) in place of its inputs, one text per output."""
-    return [t.text for t in _formulas(rule, *(_Text(a) if isinstance(a, str) else _Text.of(a) for a in args))]
-
-
-def _printable(rule: Callable[..., Any], *args: _Text) -> list[_Text] | None:
-    """``_formulas(rule, *args)``, or None where the rule cannot be printed.
-
-    A rule a user registered may branch on its inputs or fail on text in any other way
-    (a micrograd-style custom op has no forward rule at all).
-    """
-    try:
-        return _formulas(rule, *args)
-    except Exception:  # any failure of a user's rule on text only means: no formula to show
-        return None
-
-
-def _equation(*parts: str) -> str:
-    """``parts`` joined by `` = ``, each one shown once (``v.grad += g = 1.0``, not ``... = 1.0 = 1.0``)."""
-    shown = [p for i, p in enumerate(parts) if i == 0 or p != parts[i - 1]]
-    return " = ".join(shown)
 
 
 # -- what the page shows: items, in graph order ------------------------------------------------
@@ -239,8 +140,8 @@ class _Share:
     """What a node's vjp passes to one operand: the formula by name and by number, and the number."""
 
     operand: Value | float
-    by_name: _Text | None  # None: the rule cannot be printed
-    by_number: _Text | None
+    by_name: Formula | None  # None: the rule cannot be printed
+    by_number: Formula | None
     share: float
 
 
@@ -262,32 +163,32 @@ class _Steps:
     def name(self, x: Value, local: Mapping[Value, str]) -> str:
         return local.get(x) or self.names[x]
 
-    def data(self, x: Value | float, local: Mapping[Value, str]) -> _Text:
+    def data(self, x: Value | float, local: Mapping[Value, str]) -> Formula:
         """``x`` in a formula: ``name.data``, or the number of a constant."""
-        return _Text(f"{self.name(x, local)}.data") if isinstance(x, Value) else _Text.number(x)
+        return Formula(f"{self.name(x, local)}.data") if isinstance(x, Value) else Formula.number(x)
 
     @staticmethod
-    def number(x: Value | float) -> _Text:
-        return _Text.number(x.data if isinstance(x, Value) else x)
+    def number(x: Value | float) -> Formula:
+        return Formula.number(x.data if isinstance(x, Value) else x)
 
-    def equation(self, v: Value, target: str, local: Mapping[Value, str]) -> str:
+    def forward_line(self, v: Value, target: str, local: Mapping[Value, str]) -> str:
         """``target = <v's forward rule by name> = <by number> = v.data``."""
         op = v.op
         assert op is not None
-        by_name = _printable(op.forward, *(self.data(x, local) for x in v.operands))
-        by_number = _printable(op.forward, *map(self.number, v.operands))
+        by_name = printable(op.forward, *(self.data(x, local) for x in v.operands))
+        by_number = printable(op.forward, *map(self.number, v.operands))
         if by_name is None or by_number is None:
             return f"{target} = {format_number(v.data)} (op {op.name}'s rule cannot be printed as a formula)"
-        return _equation(target, by_name[0].text, by_number[0].text, format_number(v.data))
+        return equation(target, by_name[0].text, by_number[0].text, format_number(v.data))
 
-    def shares(self, v: Value, g: float, g_text: _Text, local: Mapping[Value, str]) -> list[_Share]:
+    def shares(self, v: Value, g: float, g_text: Formula, local: Mapping[Value, str]) -> list[_Share]:
         """What ``v``'s vjp passes to each operand when ``v``'s gradient is ``g`` (written ``g_text``)."""
         op = v.op
         assert op is not None
-        by_name = _printable(
-            op.vjp, g_text, _Text(f"{self.name(v, local)}.data"), *(self.data(x, local) for x in v.operands)
+        by_name = printable(
+            op.vjp, g_text, Formula(f"{self.name(v, local)}.data"), *(self.data(x, local) for x in v.operands)
         )
-        by_number = _printable(op.vjp, _Text.number(g), _Text.number(v.data), *map(self.number, v.operands))
+        by_number = printable(op.vjp, Formula.number(g), Formula.number(v.data), *map(self.number, v.operands))
         numbers = [x.data if isinstance(x, Value) else x for x in v.operands]
         shares = op.vjp(FLOAT_GRAD_MATH, g, v.data, *numbers)
         return [
@@ -304,7 +205,7 @@ class _Steps:
         left = f"{target} {'=' if assign else '+='}"
         if share.by_name is None or share.by_number is None:
             return f"{left} {format_number(share.share)} (this rule cannot be printed as a formula)"
-        return _equation(f"{left} {share.by_name.text}", share.by_number.text, format_number(share.share))
+        return equation(f"{left} {share.by_name.text}", share.by_number.text, format_number(share.share))
 
     def grad_update(self, i: int, g: float) -> list[Any]:
         """The update that makes item ``i``'s record show the gradient ``g``."""
@@ -324,7 +225,7 @@ class _Steps:
             lines = [
                 f"{name} = {v.op.name}({operands})",
                 f"op {v.op.name} ({v.op.symbol}): {v.op.doc}",
-                self.equation(v, f"{name}.data", {}),
+                self.forward_line(v, f"{name}.data", {}),
             ]
         update = [i, "data", "data ?", f"data {format_number(v.data)}"]
         return {"node": i, "phase": "forward", "lines": lines, "updates": [update]}
@@ -351,7 +252,7 @@ class _Steps:
                 )
             else:
                 lines.append(f"op {v.op.name} ({v.op.symbol}): {v.op.doc}; the chain rule adds into each input:")
-                for share in self.shares(v, g, _Text(f"{name}.grad"), {}):
+                for share in self.shares(v, g, Formula(f"{name}.grad"), {}):
                     if isinstance(share.operand, Value):
                         lines.append(self.added(share, f"{self.names[share.operand]}.grad", updates))
                     else:
@@ -373,24 +274,24 @@ class _Steps:
         local[call.sums[-1]] = "z"
         return local
 
-    def weighted_sum(self, call: NeuronCall, term: Callable[[Value | float], _Text]) -> _Text:
+    def weighted_sum(self, call: NeuronCall, term: Callable[[Value | float], Formula]) -> Formula:
         """``b + w.0 * x.0 + ...`` with ``term`` for each operand, written by the ops' own forward rules."""
         total = term(call.neuron.b)
         for s, p in zip(call.sums, call.products):
             assert s.op is not None and p.op is not None
-            total = _formulas(s.op.forward, total, _formulas(p.op.forward, *map(term, p.operands))[0])[0]
+            total = formulas(s.op.forward, total, formulas(p.op.forward, *map(term, p.operands))[0])[0]
         return total
 
     def neuron_forward(self, call: NeuronCall) -> list[str]:
         local = self.local_names(call)
         z, act = call.sums[-1], call.out.op if call.out is not call.sums[-1] else None
-        name_of = lambda x: _Text(local[x]) if isinstance(x, Value) else _Text.number(x)
+        name_of = lambda x: Formula(local[x]) if isinstance(x, Value) else Formula.number(x)
         inputs = "".join(f", x.{i} is {self.names[x]}" for i, x in enumerate(call.inputs) if isinstance(x, Value))
         lines = [
-            f"{call.name} = {_formulas(act.forward, _Text('z'))[0].text if act else 'z'}, "
+            f"{call.name} = {formulas(act.forward, Formula('z'))[0].text if act else 'z'}, "
             f"z = {self.weighted_sum(call, name_of).text}",
             f"inside the neuron: w.i is {call.neuron_name}.w.i, b is {call.neuron_name}.b{inputs}",
-            _equation(
+            equation(
                 "z.data",
                 self.weighted_sum(call, lambda x: self.data(x, local)).text,
                 self.weighted_sum(call, self.number).text,
@@ -398,7 +299,7 @@ class _Steps:
             ),
         ]
         if act is not None:
-            lines.append(self.equation(call.out, f"{call.name}.data", local))
+            lines.append(self.forward_line(call.out, f"{call.name}.data", local))
         return lines
 
     def neuron_backward(self, i: int, call: NeuronCall, updates: list[list[Any]]) -> list[str]:
@@ -411,7 +312,7 @@ class _Steps:
         local[call.out] = call.name
         inside = set(call.inside)
         gradient = {call.out: self.grads[call.out]}
-        written = {call.out: _Text(f"{call.name}.grad")}
+        written = {call.out: Formula(f"{call.name}.grad")}
         lines = [f"the chain rule inside the neuron, by the rules of {', '.join(_op_names(call))}:"]
         rows: dict[Value, str] = {}
         for v in reversed(call.inside):
@@ -421,9 +322,9 @@ class _Steps:
                     continue
                 if x is call.sums[-1]:
                     lines.append(self.added(share, "z.grad", updates, assign=True))
-                    gradient[x], written[x] = share.share, _Text("z.grad")
+                    gradient[x], written[x] = share.share, Formula("z.grad")
                 elif x in inside:
-                    written[x] = _Text.number(share.share) if share.by_name is None else share.by_name
+                    written[x] = Formula.number(share.share) if share.by_name is None else share.by_name
                     gradient[x] = share.share
                 else:
                     lines.append(self.added(share, f"{local[x]}.grad", updates))
@@ -500,7 +401,7 @@ class Explorer:
     title: str = "nanograd explore"
     nodes: int = 0
     steps: int = 0
-    view: str = field(default="values")
+    view: str = "values"
 
     def __repr__(self) -> str:
         return (
@@ -540,7 +441,8 @@ def explore(
     leaves every ``.gradient`` as it was), so no ``backpropagate()`` is needed first.
     ``explore(y)`` displays inline in Jupyter; ``explore(y).save("graph.html")`` writes
     one self-contained HTML file (open it in any browser; no network needed). Controls:
-    Back/Step (arrow keys), Play/Pause (space) with a speed slider, Start/End (Home/End).
+    Back/Step (arrow keys), Play/Pause (space) with a speed slider, Start/End (Home/End);
+    in the neuron view, a click on a neuron (or the i key for the current one) shows its inside.
 
     Args:
         root: the output Value.

@@ -83,12 +83,14 @@ def test_bad_assignments_are_usage_errors(assignment: str, tmp_path: Path, capsy
     assert list(tmp_path.iterdir()) == []
 
 
+@needs_dot
 def test_an_infinite_gradient_is_shown_as_inf(tmp_path: Path) -> None:
     assert main(["explore", "a.sqrt()", "a=0", "--out", str(tmp_path / "graph.html")]) == 0
     data = json.loads(re.search(r'id="data">(.*?)</script>', (tmp_path / "graph.html").read_text())[1])  # type: ignore[index]
     assert {n["name"]: n["grad"] for n in data["nodes"]}["a"] == "inf"  # sqrt'(0), as in PyTorch
 
 
+@needs_dot
 def test_an_unwritable_output_is_one_line_naming_the_file_asked_for(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

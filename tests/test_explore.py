@@ -29,7 +29,7 @@ from conftest import seed_example as seed_graph
 
 import nanograd
 from nanograd import OPS, Value, grad, nn, topological_order, zero_grad
-from nanograd.explorer import Explorer, print_rule
+from nanograd.explorer import Explorer
 from nanograd.ops import FLOAT_MATH
 from nanograd.viz import format_number, walk
 
@@ -264,25 +264,6 @@ def test_every_op_prints_its_forward_and_vjp_with_nanograds_numbers(name: str) -
         assert line.startswith(f"{v.label}.grad += ") and line.endswith(f" = {fmt(share)}")
         assert share == g  # each input is used once: its whole gradient
     assert all("object at" not in line for line in forward + backward)
-
-
-@pytest.mark.parametrize(
-    ("rule", "args", "printed"),
-    [
-        (lambda m, x, y: (x - y) * -y, ("a", "b"), ["(a - b) * -b"]),
-        (lambda m, x, y: x - (y - x) / (x * y), ("a", "b"), ["a - (b - a) / (a * b)"]),
-        (lambda m, x: ((-x) ** 2 + 2**x**3, (2**x) ** 3), ("a",), ["(-a) ** 2 + 2 ** a ** 3", "(2 ** a) ** 3"]),
-        (lambda m, x: m.pow(x, 2) * m.exp(-x), (-3.0,), ["(-3.0) ** 2 * exp(-(-3.0))"]),
-        (lambda m, g, x: (g * (x > 0), m.xlogy(x, g)), ("g", 0.5), ["g * (0.5 > 0)", "0.5 * log(g)"]),
-    ],
-)
-def test_print_rule_writes_rules_with_the_parentheses_python_needs(rule: Any, args: tuple, printed: list[str]) -> None:
-    assert print_rule(rule, *args) == printed
-
-
-def test_print_rule_refuses_a_rule_that_branches() -> None:
-    with pytest.raises(TypeError, match="branches"):
-        print_rule(lambda m, x: x if x > 0 else -x, "a")
 
 
 def test_a_rule_that_cannot_be_printed_still_shows_its_numbers(restore_op_table: None) -> None:
