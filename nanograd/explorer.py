@@ -414,8 +414,10 @@ class Explorer:
         try:
             with atomic_write(path) as f:
                 f.write(self.html)
-        except OSError as e:  # name the file asked for, not the temporary one written first
-            raise type(e)(e.errno, e.strerror, os.fspath(path)) from None
+        except OSError as e:
+            if e.errno is None or e.filename is None:  # a message of its own: it names what it means to
+                raise
+            raise type(e)(e.errno, e.strerror, os.fspath(path)) from None  # the file asked for, not the temporary one
         return Path(path)
 
     def _repr_html_(self) -> str:

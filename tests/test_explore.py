@@ -340,9 +340,17 @@ def test_save_replaces_the_file_atomically_and_names_the_path_asked_for(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["graph.html"]
     with pytest.raises(FileNotFoundError) as info:
         page.save(tmp_path / "missing" / "graph.html")
-    assert str(info.value).endswith(f"'{tmp_path / 'missing' / 'graph.html'}'") and "nanograd-tmp" not in str(
-        info.value
-    )
+    message = str(info.value)
+    assert message.endswith(f"'{tmp_path / 'missing' / 'graph.html'}'") and "nanograd-tmp" not in message
+
+
+def test_save_keeps_an_error_that_has_a_message_of_its_own(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def refuse(path: object, binary: bool = False) -> object:
+        raise OSError(f"{path}: a FIFO, not a regular file")
+
+    monkeypatch.setattr(nanograd.explorer, "atomic_write", refuse)
+    with pytest.raises(OSError, match=r"graph.html: a FIFO, not a regular file$"):
+        explore(neuron()).save(tmp_path / "graph.html")
 
 
 def big_graph() -> Value:
