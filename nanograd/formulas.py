@@ -78,11 +78,12 @@ def _call(name: str) -> Callable[..., Formula]:
     return lambda *args: Formula(f"{name}({', '.join(Formula.of(a).text for a in args)})")
 
 
-#: The math namespace that prints: every function of FLOAT_MATH as a call, ``pow`` as ``**``.
+#: The math namespace that prints: every function of FLOAT_MATH as a call, ``pow`` as ``**``, ``div`` as ``/``.
 TEXT_MATH = SimpleNamespace(
     **{
         **{name: _call(name) for name in vars(FLOAT_MATH)},
         "pow": lambda x, y: Formula.of(x) ** y,
+        "div": lambda x, y: Formula.of(x) / y,
         "xlogy": lambda x, y: Formula.of(x) * _call("log")(y),
     }
 )

@@ -16,6 +16,7 @@ from nanograd.formulas import Formula, equation, print_rule, printable
         (lambda m, x, y: x - (y - x) / (x * y), ("a", "b"), ["a - (b - a) / (a * b)"]),
         (lambda m, x: ((-x) ** 2 + 2**x**3, (2**x) ** 3), ("a",), ["(-a) ** 2 + 2 ** a ** 3", "(2 ** a) ** 3"]),
         (lambda m, x: m.pow(x, 2) * m.exp(-x), (-3.0,), ["(-3.0) ** 2 * exp(-(-3.0))"]),
+        (lambda m, g, out: m.div(g, 2 * out), ("g", "y"), ["g / (2 * y)"]),
         (lambda m, g, x: (g * (x > 0), m.xlogy(x, g)), ("g", 0.5), ["g * (0.5 > 0)", "0.5 * log(g)"]),
     ],
 )
