@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from . import engine, generic_ops, neural_net, nn
 from .backprop import topological_order
+from .explorer import explore
 from .fast_backprop import set_fast_backprop
 from .functional import GradcheckError, grad, gradcheck, hessian, zero_grad
 from .gc_tuning import set_gc_tuning
@@ -50,6 +51,7 @@ __all__ = [
     "compile",
     "draw_dot",
     "engine",
+    "explore",
     "generic_ops",
     "grad",
     "gradcheck",

@@ -1,11 +1,14 @@
 """The ``nanograd`` command line: ``nanograd demo`` trains the moons classifier, ``nanograd explore``
 writes an interactive page of an expression's graph.
 
-Also run as ``python -m nanograd``. ``main`` returns the exit status; argparse
-reports bad options with a usage message and exit status 2. Other failures print one
-line to stderr, never a traceback: 1 for an error (e.g. an output directory that cannot
-be written, found before training starts), 130 for Ctrl-C, 141 when the reader of the
-output went away (``nanograd demo | head -1``), as a shell reports a SIGPIPE.
+Also run as ``python -m nanograd``. ``main`` returns the exit status. A bare ``nanograd``
+prints the help to stderr and exits with status 2, as for any other missing argument;
+``nanograd --help`` prints it to stdout with status 0. Bad options print the usage of the
+command they were given to (``nanograd explore --frob`` shows ``nanograd explore``'s) and
+exit with status 2. Other failures print one line to stderr, never a traceback: 1 for an
+error (e.g. an output directory that cannot be written, found before training starts, or
+no Graphviz ``dot`` program), 130 for Ctrl-C, 141 when the reader of the output went away
+(``nanograd demo | head -1``), as a shell reports a SIGPIPE.
 """
 
 from __future__ import annotations
@@ -22,7 +25,9 @@ from . import __version__
 from ._io import check_replaceable, check_writable
 from .grad_mode import no_grad
 
-DEMO_EXTRAS_HINT = 'pip install "nanograd[demo]"'
+# From a checkout: on PyPI the name nanograd belongs to an unrelated project.
+DEMO_EXTRAS_HINT = 'pip install -e ".[demo]" in a nanograd checkout'
+VIZ_EXTRAS_HINT = 'pip install -e ".[viz]" in a nanograd checkout'
 #: The images ``nanograd demo`` writes into its output directory: the decision boundary, the training curves.
 DEMO_IMAGES = ("moon_mlp.png", "moon_mlp_training.png")
 
@@ -62,7 +67,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="nanograd", description="nanograd: a scalar autodiff engine and a small neural-net library."
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     demo = commands.add_parser(
         "demo",
         help="train an MLP on the two-moons data set (micrograd's demo)",
@@ -178,8 +183,8 @@ def _add_explore_parser(commands: argparse._SubParsersAction[argparse.ArgumentPa
         description="Build the graph of EXPRESSION, backpropagate, and write one self-contained HTML page "
         "(no network needed) that steps through the forward and backward pass. The expression may use "
         "numbers, the names given as NAME=VALUE, + - * / **, unary minus, parentheses and unary op methods "
-        "such as .tanh(); it is parsed, never evaluated. Needs " + 'pip install "nanograd[viz]"' + " and "
-        "Graphviz's dot program.",
+        "such as .tanh(); it is parsed, never evaluated; numbers are constants. Needs the graphviz Python "
+        f"package ({VIZ_EXTRAS_HINT}) and Graphviz's dot program.",
         epilog='example: nanograd explore "(a*b + c).tanh()" a=2 b=-3 c=10 --out graph.html '
         '(put -- before an expression that starts with a minus sign: nanograd explore -- "-a*b" a=1 b=2)',
     )
@@ -210,12 +215,20 @@ def run_explore(args: argparse.Namespace) -> int:
         print(f"nanograd explore: {e}", file=sys.stderr)
         return 2
     try:
-        from .explore import explore
+        from .explorer import explore
+        from .render import DrawingError, import_graphviz
 
-        y.backpropagate()
+        graphviz = import_graphviz()
+    except ImportError:
+        print(f"nanograd explore needs the graphviz Python package: {VIZ_EXTRAS_HINT}", file=sys.stderr)
+        return 1
+    try:
         page = explore(y, title=args.expression, max_nodes=args.max_nodes)
         page.save(args.out)
-    except (ImportError, OSError, ArithmeticError, ValueError) as e:
+    except OSError as e:  # the path asked for, never the temporary file written first
+        print(f"nanograd explore: cannot write {str(args.out)!r}: {e.strerror or e}", file=sys.stderr)
+        return 1
+    except (graphviz.ExecutableNotFound, DrawingError, ArithmeticError, ValueError) as e:
         print(f"nanograd explore: {e}", file=sys.stderr)
         return 1
     print(f"wrote {args.out}")
@@ -224,9 +237,22 @@ def run_explore(args: argparse.Namespace) -> int:
     return 0
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser:
+    """The parser of ``nanograd COMMAND``."""
+    (commands,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    sub: argparse.ArgumentParser = commands.choices[command]
+    return sub
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the ``nanograd`` command with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    if unknown:  # reported by the command's own parser, so the usage shown is the command's
+        _subparser(parser, args.command).error(f"unrecognized arguments: {' '.join(unknown)}")
     commands = {"demo": run_demo, "explore": run_explore}
     try:
         status = commands[args.command](args)

@@ -3,8 +3,11 @@
 The text is parsed with :mod:`ast` and only a whitelist of node types is evaluated:
 numbers, names given a value by the caller, ``+ - * / **``, unary ``-`` and ``+``,
 parentheses, and method calls with no arguments that name a unary op of the table
-(``(a*b + c).tanh()``). Anything else raises :class:`ExpressionError`, whose message
-quotes the expression and marks the offending part with carets::
+(``(a*b + c).tanh()``). A number is a constant, as in Python code: the ``3`` of ``3*a``
+is a literal operand of the product, not a leaf, and a part made of numbers alone
+(``2*3``) is computed by the engine into one constant. Anything else raises
+:class:`ExpressionError`, whose message quotes the expression and marks the offending
+part with carets::
 
     unknown name 'd' (the names given are a, b, c)
       (a*b + d).tanh()
@@ -17,6 +20,7 @@ import ast
 import math
 import operator
 from collections.abc import Callable, Mapping
+from typing import cast
 
 from .ops import OPS
 from .value import Value
@@ -28,7 +32,10 @@ MAX_EXPONENT = 1000.0
 #: The methods an expression may call: the unary ops of the table that are Value methods.
 METHODS = tuple(sorted(op.name for op in OPS.values() if op.arity == 1 and callable(getattr(Value, op.name, None))))
 
-_BINARY: dict[type[ast.operator], Callable[[Value, Value], Value]] = {
+#: A part of an expression: a Value, or a plain number (a constant).
+Part = Value | float
+
+_BINARY: dict[type[ast.operator], Callable[[Part, Part], Part]] = {
     ast.Add: operator.add,
     ast.Sub: operator.sub,
     ast.Mult: operator.mul,
@@ -97,23 +104,32 @@ class _Builder:
             raise self.error(node, "this number is too large for a float")
         return x
 
-    def compute(self, node: ast.expr, op: Callable[..., Value], *args: Value | float) -> Value:
-        """``op(*args)``; an engine error becomes an :class:`ExpressionError` pointing at ``node``."""
+    def compute(self, node: ast.expr, op: Callable[..., Part], *args: Part) -> Part:
+        """``op(*args)``; an engine error becomes an :class:`ExpressionError` pointing at ``node``.
+
+        Numbers alone are computed by the engine too (so ``1e308 * 10`` raises as it would
+        on Values), and the result is again a number.
+        """
+        constant = not any(isinstance(x, Value) for x in args)
         try:
+            if constant:
+                result = op(Value(cast(float, args[0])), *args[1:])
+                assert isinstance(result, Value)
+                return result.data
             return op(*args)
         except (ArithmeticError, ValueError) as e:
             raise self.error(node, f"cannot compute this part: {e}") from None
 
-    def power(self, node: ast.BinOp) -> Value:
+    def power(self, node: ast.BinOp) -> Part:
         base = self.visit(node.left)
         k = self.number(node.right)
-        exponent: Value | float = self.visit(node.right) if k is None else k
+        exponent = self.visit(node.right) if k is None else k
         number = exponent.of if isinstance(exponent, Value) else exponent
         if abs(number) > MAX_EXPONENT:
             raise self.error(node.right, f"the exponent {number:g} is too large (at most {MAX_EXPONENT:g})")
         return self.compute(node, operator.pow, base, exponent)
 
-    def call(self, node: ast.Call) -> Value:
+    def call(self, node: ast.Call) -> Part:
         func = node.func
         if not isinstance(func, ast.Attribute):
             hint = ""
@@ -128,11 +144,11 @@ class _Builder:
             raise self.error(node, f".{func.attr}() takes no arguments")
         return self.compute(node, getattr(Value, func.attr), self.visit(func.value))
 
-    def visit(self, node: ast.expr) -> Value:
-        """The Value of the whitelisted expression ``node``; ExpressionError for anything else."""
+    def visit(self, node: ast.expr) -> Part:
+        """The Value (or the number) of the whitelisted expression ``node``; ExpressionError for anything else."""
         x = self.number(node)
         if x is not None:
-            return Value(x)
+            return x
         if isinstance(node, ast.Name):
             if node.id not in self.leaves:
                 raise self.error(node, f"unknown name {node.id!r} ({_describe(self.variables)})")
@@ -175,6 +191,8 @@ def parse_assignment(text: str) -> tuple[str, float]:
 def build(expression: str, variables: Mapping[str, float]) -> Value:
     """The graph of ``expression`` with ``variables`` as its named leaves (labelled by name).
 
+    Numbers are constants: literal operands, as ``3 * a`` records them in Python code.
+
     >>> build("(a*b + c).tanh()", {"a": 2, "b": -3, "c": 10}).of  # doctest: +ELLIPSIS
     0.999...
 
@@ -196,4 +214,5 @@ def build(expression: str, variables: Mapping[str, float]) -> Value:
         raise ExpressionError(
             _caret_message(f"invalid syntax: {e.msg}", expression.strip(), e.lineno or 1, start, end)
         ) from None
-    return _Builder(expression.strip(), variables).visit(tree.body)
+    result = _Builder(expression.strip(), variables).visit(tree.body)
+    return result if isinstance(result, Value) else Value(result)

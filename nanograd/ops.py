@@ -48,36 +48,60 @@ class MathNamespace(Protocol):
     ``nanograd.float_math.FLOAT_MATH`` and ``FLOAT_GRAD_MATH`` work on Python floats,
     ``nanograd.backprop.VALUE_MATH`` on Values (so rules build graphs: higher-order
     gradients), ``nanograd.pytorch.TORCH_MATH`` on tensors and
-    ``nanograd.compiler.backends.NUMPY_MATH()`` on numpy arrays. ``tests/test_ops.py``
+    ``nanograd.compiler.numpy_backend.NUMPY_MATH`` on numpy arrays. ``tests/test_ops.py``
     checks that each namespace has every function.
     """
 
-    def exp(self, x: Any, /) -> Any: ...
-    def log(self, x: Any, /) -> Any: ...
-    def sqrt(self, x: Any, /) -> Any: ...
-    def sin(self, x: Any, /) -> Any: ...
-    def cos(self, x: Any, /) -> Any: ...
-    def tanh(self, x: Any, /) -> Any: ...
-    def sigmoid(self, x: Any, /) -> Any: ...
-    def relu(self, x: Any, /) -> Any: ...
-    def abs(self, x: Any, /) -> Any: ...
-    def sign(self, x: Any, /) -> Any: ...
-    def pow(self, x: Any, y: Any, /) -> Any: ...
-    def div(self, x: Any, y: Any, /) -> Any:
-        """``x / y``; rules use it where a derivative can be infinite (``sqrt`` at 0)."""
+    def exp(self, x: Any, /) -> Any:
+        """e ** x."""
 
-    def xlogy(self, x: Any, y: Any, /) -> Any: ...
+    def log(self, x: Any, /) -> Any:
+        """The natural logarithm."""
+
+    def sqrt(self, x: Any, /) -> Any:
+        """The square root."""
+
+    def sin(self, x: Any, /) -> Any:
+        """sin(x)."""
+
+    def cos(self, x: Any, /) -> Any:
+        """cos(x)."""
+
+    def tanh(self, x: Any, /) -> Any:
+        """tanh(x)."""
+
+    def sigmoid(self, x: Any, /) -> Any:
+        """1 / (1 + e ** -x), without overflow."""
+
+    def relu(self, x: Any, /) -> Any:
+        """max(x, 0), NaN staying NaN."""
+
+    def abs(self, x: Any, /) -> Any:
+        """|x|."""
+
+    def sign(self, x: Any, /) -> Any:
+        """-1, 0 or 1 (0 for NaN)."""
+
+    def pow(self, x: Any, y: Any, /) -> Any:
+        """x ** y (real powers only)."""
+
+    def div(self, x: Any, y: Any, /) -> Any:
+        """``x / y`` following IEEE-754 (``1 / 0`` is inf); rules use it where a divisor can be 0."""
+
+    def xlogy(self, x: Any, y: Any, /) -> Any:
+        """x * log(y), 0 where x == 0."""
+
     def where(self, condition: Any, x: Any, y: Any, /) -> Any:
         """``x`` where ``condition`` holds, else ``y``: the select that keeps ``0 * inf`` out of a rule."""
 
 
-#: How calling an op applies it to Values: :mod:`nanograd.value` installs its ``apply`` here
+#: How calling an op applies it to Values: :mod:`nanograd.generic_ops` installs its ``apply`` here
 #: with :func:`set_applier` (the engine sits above the table; the table imports no engine).
 _apply: Callable[..., Any] | None = None
 
 
 def set_applier(apply: Callable[..., Any]) -> None:
-    """Make ``op(*args)`` call ``apply(op, *args)`` (done once, by :mod:`nanograd.value`)."""
+    """Make ``op(*args)`` call ``apply(op, *args)`` (done once, by :mod:`nanograd.generic_ops`)."""
     global _apply
     _apply = apply
 

@@ -1,10 +1,9 @@
 """Write ``explore.png``: ``nanograd explore``'s page for the README's 2D neuron, part way through backprop.
 
 Usage: ``python scripts/make_explore_screenshot.py [OUTPUT] [--chromium PATH]`` (default:
-``explore.png`` at the repository root). Needs the graphviz Python package and Playwright
-(in a checkout of nanograd, ``pip install -e ".[viz]" playwright``), Graphviz's ``dot`` and a
-Chromium installed by the system (``apt-get install chromium``); Playwright drives that
-Chromium headless and downloads no browser.
+``explore.png`` at the repository root). Needs, from a checkout, ``pip install -e ".[viz]" playwright``,
+Graphviz's ``dot`` and a Chromium installed by the system (``apt-get install chromium``);
+Playwright drives that Chromium headless and downloads no browser.
 """
 
 from __future__ import annotations
@@ -17,8 +16,8 @@ from pathlib import Path
 from playwright.sync_api import sync_playwright
 from readme_neuron import labelled_neuron
 
-from nanograd.explore import explore
-from nanograd.viz import trace
+from nanograd import explore
+from nanograd.viz import walk
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent.parent / "explore.png"
 BACKWARD_STEPS = 3  # where the screenshot stops: three nodes into the backward pass
@@ -40,7 +39,7 @@ def main(argv: list[str] | None = None) -> None:
             browser = p.chromium.launch(executable_path=args.chromium)
             page = browser.new_page(viewport={"width": 1600, "height": 640})
             page.goto(page_file.resolve().as_uri())
-            for _ in range(len(trace(y)[0]) + BACKWARD_STEPS):  # the whole forward pass, then some
+            for _ in range(len(walk(y)) + BACKWARD_STEPS):  # the whole forward pass, then some
                 page.keyboard.press("ArrowRight")
             page.screenshot(path=args.output)
             browser.close()

@@ -1,8 +1,7 @@
 """Write ``gout.svg``: the graph of the README's 2D neuron, drawn by ``draw_dot`` with its values named.
 
 Usage: ``python scripts/make_gout.py [OUTPUT]`` (default: ``gout.svg`` at the repository root).
-Needs the graphviz Python package (in a checkout of nanograd, ``pip install -e ".[viz]"``) and
-Graphviz's ``dot`` program.
+Needs, from a checkout, ``pip install -e ".[viz]"`` and Graphviz's ``dot`` program.
 """
 
 from __future__ import annotations

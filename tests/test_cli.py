@@ -62,14 +62,38 @@ def test_the_progress_bars_last_line_shows_the_final_loss(tmp_path: Path) -> Non
         ["demo", "--seed", "1e3"],
         ["demo", "--frobnicate"],
         ["train"],
-        [],
+        ["explore", "--frobnicate", "a", "a=1"],
+        ["explore"],
     ],
 )
-def test_bad_options_are_usage_errors(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+def test_bad_options_are_usage_errors_of_the_command_given(args: list[str], capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as exit_info:
         main(args)
     assert exit_info.value.code == 2
-    assert "usage: nanograd" in capsys.readouterr().err
+    usage = "usage: nanograd" if args[0] == "train" else f"usage: nanograd {args[0]} "
+    assert capsys.readouterr().err.startswith(usage)
+
+
+def test_a_bare_command_prints_the_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.startswith("usage: nanograd [-h] [--version] COMMAND ...")
+    assert "demo      train an MLP" in captured.err and "explore   write an interactive page" in captured.err
+
+
+def test_a_bare_command_from_the_shell(tmp_path: Path) -> None:
+    result = run(cwd=tmp_path)
+    assert result.returncode == 2 and "positional arguments" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_no_message_tells_users_to_install_the_unrelated_pypi_nanograd(capsys: pytest.CaptureFixture[str]) -> None:
+    for command in ("demo", "explore"):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+    text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
+    assert 'pip install -e ".[demo]"' in text and 'pip install -e ".[viz]"' in text
+    assert "nanograd[" not in text
 
 
 def test_bad_option_exit_status_from_the_command_line(tmp_path: Path) -> None:
@@ -93,7 +117,7 @@ def test_missing_demo_extras_say_how_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
     assert main(["demo", "--out", str(tmp_path)]) == 1
-    assert 'pip install "nanograd[demo]"' in capsys.readouterr().err
+    assert 'pip install -e ".[demo]" in a nanograd checkout' in capsys.readouterr().err
 
 
 def test_out_that_is_a_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

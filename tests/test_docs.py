@@ -149,8 +149,7 @@ def test_no_message_or_notebook_tells_users_to_install_pypis_nanograd() -> None:
     """
     texts = [*PACKAGE.rglob("*.py"), *(ROOT / "scripts").glob("*.py"), ROOT / "demo.ipynb", ROOT / "trace_graph.ipynb"]
     offenders = {name(p) for p in texts if PYPI_NANOGRAD.search(p.read_text(encoding="utf-8"))}
-    # Their messages change with the command-line and explore work of issue 20.
-    assert sorted(offenders - {"nanograd/cli.py", "nanograd/explore.py", "nanograd/viz.py"}) == []
+    assert sorted(offenders) == []
 
 
 def test_the_readmes_test_command_is_what_ci_runs() -> None:

@@ -40,7 +40,7 @@ def test_a_name_used_twice_is_one_leaf() -> None:
         ("2 ** a", ["pow"], 4.0),
         ("a ** (b + 5)", ["add", "pow"], 4.0),
         ("-a / +4", ["neg", "div"], -0.5),
-        ("(-3) * a", ["mul"], -6.0),  # a negative literal is one constant leaf
+        ("(-3) * a", ["mul"], -6.0),  # a negative literal is one constant
         ("a - b * c", ["mul", "sub"], 32.0),
     ],
 )
@@ -48,6 +48,22 @@ def test_operators_precedence_and_constants(expression: str, ops: list[str], val
     y = build(expression, ABC)
     assert y.of == value
     assert [v.op.name for v in trace(y)[0] if v.op is not None] == ops
+
+
+def test_numbers_are_literal_operands_and_number_only_parts_one_constant() -> None:
+    y = build("x**2 + 3*x - 2*3", {"x": 2})
+    nodes = trace(y)[0]
+    assert [v.label for v in nodes if v.op is None] == ["x"]  # no leaf for 3, 2 or 6
+    assert [v.operands[1] for v in nodes if v.op is not None and len(v.operands) == 2] == [3.0, nodes[2], 6.0]
+    assert y.of == 4.0 + 6.0 - 6.0
+    assert build("7", {}).of == 7.0
+
+
+def test_a_number_only_part_is_computed_by_the_engine_with_its_checks() -> None:
+    with pytest.raises(ExpressionError, match=r"mul\(1e\+308, 10.0\) is not finite"):
+        build("a + 1e308 * 10", ABC)
+    with pytest.raises(ExpressionError, match=r"cannot compute this part: .*division by zero"):
+        build("a + 1 / 0", ABC)
 
 
 @pytest.mark.parametrize("method", METHODS)

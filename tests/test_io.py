@@ -17,7 +17,7 @@ import pytest
 from conftest import NOT_REGULAR_FILES, file_kind, make_dev_zero_link, make_fifo, raised_within
 
 from nanograd._io import TEMP_SUFFIX, atomic_write, check_replaceable, check_writable, read_regular_file
-from nanograd.explore import Explorer
+from nanograd.explorer import Explorer
 from nanograd.neural_net import MLP
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,9 +24,10 @@ LAYERS: list[set[str]] = [
     {"node", "backprop"},
     {"fast_backprop", "micrograd_compat", "pickling"},
     {"value"},
-    {"generic_ops", "functional", "selection", "engine", "neural_net", "nn", "losses", "optim", "expr"},
-    {"compiler", "viz"},
-    {"explore", "pytorch", "demo"},
+    {"generic_ops", "functional", "selection", "engine", "neural_net", "nn", "losses", "optim", "expr", "render"},
+    {"compiler", "viz", "neuron_calls"},
+    {"formulas", "explore_steps"},
+    {"explorer", "pytorch", "demo"},
     {"cli", "__main__", "__init__"},
 ]
 #: Physical lines: the module holding Value stays under the first, no module goes over the second.

@@ -1,7 +1,9 @@
-"""Tests for ``nanograd.viz``: ``trace``, ``draw_dot`` and ``scripts/make_gout.py``."""
+"""Tests for ``nanograd.viz`` and ``nanograd.render``: ``trace``, ``draw_dot``, bounded drawing, escaping,
+and ``scripts/make_gout.py``."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -12,7 +14,11 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
-from nanograd import Value, draw_dot, trace
+import nanograd
+import nanograd.render
+from nanograd import Value, draw_dot, topological_order, trace, zero_grad
+from nanograd.render import DrawingError
+from nanograd.viz import Box, draw_boxes, draw_graph, format_number, walk
 
 graphviz = pytest.importorskip("graphviz")
 needs_dot = pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot program is not installed")
@@ -32,12 +38,12 @@ def expression() -> tuple[Value, Value, Value]:
 
 def op_labels(dot: graphviz.Digraph) -> list[str]:
     """The labels of the op nodes in ``dot``'s source, in order."""
-    return [m.strip('"') for m in re.findall(r'_op \[label=("[^"]*"|\S+)\]', dot.source)]
+    return [m.strip('"') for m in re.findall(r'_op \[label=("[^"]*"|[^\s\]]+)', dot.source)]
 
 
 def svg_nodes(svg: str | bytes) -> list[ET.Element]:
     """The ``<g class="node">`` elements of a rendered SVG."""
-    return [g for g in ET.fromstring(svg).iter(SVG_G) if g.get("class") == "node"]
+    return [g for g in ET.fromstring(svg).iter(SVG_G) if "node" in (g.get("class") or "").split()]
 
 
 def svg_texts(svg: str | bytes) -> list[str]:
@@ -68,11 +74,35 @@ def test_trace_keeps_both_edges_of_a_value_used_twice() -> None:
     assert trace(b) == ([a, b], [(a, b), (a, b)])
 
 
-def test_trace_lists_a_literal_operand_as_a_constant_leaf() -> None:
+def test_trace_lists_a_literal_operand_as_the_constant_it_is() -> None:
     x = Value(2.0)
-    nodes, edges = trace(x * 3.0)
-    assert [v.data for v in nodes] == [2.0, 3.0, 6.0]
-    assert edges == [(nodes[0], nodes[2]), (nodes[1], nodes[2])]
+    y = x * 3.0
+    nodes, edges = trace(y)
+    assert nodes == [x, y]
+    assert edges == [(x, y), (3.0, y)]
+    assert y.operands == (x, 3.0)  # still a literal: walking made no leaf of it
+
+
+def test_trace_stops_counting_at_max_nodes(monkeypatch: pytest.MonkeyPatch) -> None:
+    y = Value(1.0)
+    for _ in range(100_000):
+        y = y + 1.0
+    reads = 0
+    operands = Value.operands
+
+    def counted(self: Value) -> object:
+        nonlocal reads
+        reads += 1
+        return operands.fget(self)  # type: ignore[attr-defined]
+
+    monkeypatch.setattr(Value, "operands", property(counted))
+    with pytest.raises(ValueError, match=r"the graph has more than max_nodes=500 values"):
+        draw_dot(y)
+    assert reads <= 501  # the walk read no further than the limit
+    with pytest.raises(ValueError, match=r"more than max_nodes=10 values"):
+        walk(y, max_nodes=10)
+    monkeypatch.undo()
+    assert len(walk(y, max_nodes=100_001)) == 100_001
 
 
 def test_trace_has_no_recursion_limit() -> None:
@@ -102,7 +132,11 @@ except ImportError as e:
     print(e)
 """
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines() == ["2 2", 'draw_dot needs the graphviz Python package: pip install "nanograd[viz]"']
+    assert out.stdout.splitlines() == [
+        "2 2",
+        "drawing needs the graphviz Python package: pip install graphviz (or, from a nanograd checkout, "
+        'pip install -e ".[viz]")',
+    ]
 
 
 # -- draw_dot: the graph ---------------------------------------------------------------------
@@ -114,6 +148,7 @@ def test_draw_dot_draws_a_record_per_value_and_a_node_per_op() -> None:
     assert isinstance(dot, graphviz.Digraph)
     assert dot.source.count("shape=record") == 5  # a, b, a*b, a**2, c
     assert sorted(op_labels(dot)) == ["*", "**2", "+"]
+    assert "dashed" not in dot.source  # no use is far enough to need a copy
     assert dot.source.count("->") == 3 + 5  # op -> result, plus one edge per input slot
     assert "{ a | data 2.0000 | grad 1.0000 }" in dot.source
     assert "{ b | data -3.0000 | grad 2.0000 }" in dot.source
@@ -133,7 +168,36 @@ def test_draw_dot_shows_the_op_table_symbols() -> None:
 def test_draw_dot_draws_a_value_used_twice_with_two_edges() -> None:
     a = Value(3.0)
     dot = draw_dot(a + a)
-    assert dot.source.count("v0 -> v1_op") == 2
+    assert dot.source.count("n0 -> n1_op") == 2
+
+
+def test_a_literal_is_a_constant_record_without_a_gradient() -> None:
+    x = Value(2.0, label="x")
+    y = x**2 + 3 * x
+    y.backpropagate()
+    source = draw_dot(y).source
+    assert source.count("{ const | 3.0000 }") == 1
+    assert source.count("grad ") == 4  # x, x**2, 3*x and y: the constant has none
+    assert 'fillcolor="#eeeeee"' in source
+
+
+def test_a_value_used_far_from_where_it_is_drawn_is_drawn_again_next_to_the_use() -> None:
+    x, w = Value(0.5, label="x"), Value(0.9, label="w")
+    y = x
+    for _ in range(6):
+        y = (y * w).tanh()
+    dot = draw_dot(y)
+    copies = re.findall(r"(n\d+_in1) \[label=\"\{ w \| data 0.9000 \| grad 0.0000 \}\"[^]]*style=dashed", dot.source)
+    assert len(copies) == 4  # the first use, and the next one within MAX_SPAN, read w itself
+    assert len(re.findall(r"\bn1 -> ", dot.source)) == 2 and all(f"{c} -> " in dot.source for c in copies)
+    assert 'class="record copy b1"' in dot.source
+
+
+@pytest.mark.parametrize("x", [0.0, 1.5, -2.0, 123456.7, 1e-7, -3.5e12, float("inf"), float("nan")])
+def test_format_number_never_hides_a_nonzero_number(x: float) -> None:
+    text = format_number(x)
+    assert float(text) == pytest.approx(x, rel=1e-4) or x != x
+    assert text not in {"0.0000", "-0.0000"} or x == 0
 
 
 def test_labels_mapping_overrides_and_adds_labels() -> None:
@@ -162,10 +226,10 @@ def test_unknown_rankdir_or_format_lists_the_choices() -> None:
         draw_dot(Value(1.0), format="jpg")
 
 
-def test_max_nodes_names_the_graph_size_and_the_limit() -> None:
+def test_max_nodes_names_the_limit() -> None:
     _, _, c = expression()
     assert draw_dot(c, max_nodes=5).source.count("shape=record") == 5
-    with pytest.raises(ValueError, match=r"the graph has 5 values, more than max_nodes=4"):
+    with pytest.raises(ValueError, match=r"the graph has more than max_nodes=4 values"):
         draw_dot(c, max_nodes=4)
 
 
@@ -173,14 +237,34 @@ def test_default_max_nodes_refuses_a_huge_graph() -> None:
     y = Value(1.0)
     for _ in range(1000):
         y = -y
-    with pytest.raises(ValueError, match=r"the graph has 1001 values, more than max_nodes=500"):
+    with pytest.raises(ValueError, match=r"the graph has more than max_nodes=500 values"):
         draw_dot(y)
 
 
-def test_missing_graphviz_package_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_graphviz_package_says_how_to_install_it_from_a_checkout(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setitem(sys.modules, "graphviz", None)  # makes `import graphviz` fail
-    with pytest.raises(ImportError, match=r'pip install "nanograd\[viz\]"'):
+    nanograd.render.drawing_type.cache_clear()
+    with pytest.raises(ImportError, match=r'pip install -e "\.\[viz\]"') as info:
         draw_dot(Value(1.0))
+    assert "nanograd[" not in str(info.value)  # on PyPI, nanograd is another project
+
+
+def graph_state(y: Value) -> tuple[int, list[tuple[object, ...]], list[float]]:
+    """What drawing must leave unchanged: the graph's size, every node's operands, and backprop's results."""
+    nodes = topological_order(y)
+    operands = [v.operands for v in nodes]
+    zero_grad(nodes)
+    y.backpropagate()
+    grads = [v.grad for v in nodes]
+    return len(nodes), operands, grads
+
+
+def test_drawing_changes_nothing_in_the_graph() -> None:
+    _, _, g = seed_example()
+    before = graph_state(g)
+    trace(g)
+    draw_dot(g)
+    assert graph_state(g) == before
 
 
 # -- rendering through Graphviz's dot --------------------------------------------------------
@@ -201,13 +285,138 @@ def test_record_special_characters_in_labels_are_shown_verbatim() -> None:
     assert label in svg_texts(svg)
 
 
-def test_building_needs_no_dot_program_and_rendering_does(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_building_needs_no_dot_program_and_rendering_says_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
     _, _, c = expression()
     monkeypatch.setenv("PATH", "")
     dot = draw_dot(c)
     assert "shape=record" in dot.source
-    with pytest.raises(graphviz.ExecutableNotFound):
+    with pytest.raises(
+        graphviz.ExecutableNotFound, match=r"dot program is not on the PATH: .*apt-get install graphviz"
+    ):
         dot.pipe()
+
+
+# -- bounded cost: shared nodes, and dot's time and memory limits -------------------------------
+
+
+def seed_example() -> tuple[Value, Value, Value]:
+    from conftest import seed_example as make
+
+    return make()
+
+
+def shared_node_cases() -> dict[str, Value]:
+    """The shapes that made dot's layout run for minutes: one Value read by every step of a long chain."""
+    a, b = Value(1.01, label="a"), Value(1.001, label="b")
+    product = a
+    for _ in range(80):  # a*b*b*...*b, 161 characters
+        product = product * b
+    total = a
+    for _ in range(249):  # a+a+...+a, 499 characters
+        total = total + a
+    x, w = Value(0.5, label="x"), Value(0.9, label="w")
+    chain = x
+    for _ in range(50):  # 102 Values, one weight shared by all 50 steps
+        chain = (chain * w).tanh()
+    return {"product": product, "sum": total, "chain": chain}
+
+
+@needs_dot
+@pytest.mark.parametrize("case", ["product", "sum", "chain"])
+def test_a_value_shared_along_a_long_chain_draws_within_the_time_limit(case: str) -> None:
+    y = shared_node_cases()[case]
+    y.backpropagate()
+    svg = draw_dot(y).pipe(encoding="utf-8")  # took dot minutes before copies of far uses; now DrawingError past 20 s
+    assert len(svg_nodes(svg)) >= len(topological_order(y))
+
+
+@needs_dot
+def test_dot_past_its_time_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nanograd.render, "TIME_LIMIT", 1e-9)
+    with pytest.raises(DrawingError, match=r"did not finish laying out the graph within 1e-09 s"):
+        draw_dot(expression()[2]).pipe()
+
+
+@needs_dot
+@pytest.mark.skipif(os.name != "posix", reason="the memory limit is an rlimit, set only on POSIX")
+def test_dot_past_its_memory_limit_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(nanograd.render, "MEMORY_LIMIT", 1 << 20)  # 1 MiB: too little even to load dot
+    with pytest.raises(DrawingError, match=r"ran out of memory \(at most 1 MiB"):
+        draw_dot(expression()[2]).pipe()
+
+
+@needs_dot
+def test_every_way_of_rendering_goes_through_the_limits(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dot = draw_dot(expression()[2])
+    assert dot._repr_image_svg_xml().startswith("<?xml")  # Jupyter's display
+    monkeypatch.setattr(nanograd.render, "TIME_LIMIT", 1e-9)
+    for render in (dot.pipe, lambda: dot.render(tmp_path / "g"), dot._repr_image_svg_xml):
+        with pytest.raises(DrawingError):
+            render()
+
+
+# -- user text: shown as text, never read as markup ---------------------------------------------
+
+HOSTILE = [
+    '<<a href="javascript:alert(1)">x</a>>',
+    "<b>bold</b>",
+    "<lambda>",
+    "\\N \\G \\l",
+    "\\",
+    '"; n99 [label="injected"]; "',
+    "{ a | b } <port>",
+    "&amp; &lt;",
+    "]; } digraph {",
+]
+
+
+def shown_texts(svg: str) -> list[str]:
+    return [t.text or "" for t in ET.fromstring(svg).iter(SVG_TEXT)]
+
+
+@needs_dot
+@pytest.mark.parametrize("text", HOSTILE)
+def test_hostile_labels_and_op_symbols_show_as_text_and_make_no_link(text: str, restore_op_table: None) -> None:
+    op = nanograd.Op("hostile", text, 1, lambda m, x: 2 * x, lambda m, g, out, x: (2 * g,))
+    custom = Value(3.0, (Value(1.0, label=text),), text)  # micrograd's custom-op idiom
+    y = op(custom) * Value(2.0, label=text)
+    svg = draw_dot(y).pipe(encoding="utf-8")
+    texts = shown_texts(svg)
+    assert texts.count(text) == 4  # two labels, two op symbols
+    assert "<a" not in svg and "injected" not in texts
+
+
+@needs_dot
+def test_long_and_unprintable_text_is_cut_and_replaced() -> None:
+    y = Value(1.0, label="x" * 1000) * Value(2.0, label="a\nb\x00c")
+    texts = shown_texts(draw_dot(y).pipe(encoding="utf-8"))
+    assert "x" * 99 + "\u2026" in texts and "a\ufffdb\ufffdc" in texts
+
+
+@needs_dot
+def test_a_compiled_functions_name_is_escaped_in_both_drawings(restore_op_table: None) -> None:
+    nanograd.register_op("odd", "<i>odd</i>", 1, lambda m, x: x * x, lambda m, g, out, x: (2 * g * x,))
+    odd = nanograd.OPS["odd"]
+    w = Value(0.5, label="w")
+    f = nanograd.compile(lambda x: odd(x * w).tanh())
+    y = f(Value(1.5))
+    svg = draw_dot(y).pipe(encoding="utf-8")
+    assert "<lambda>" in shown_texts(svg) and "<a" not in svg  # the compiled call's node
+    graph_svg = draw_graph(f.graph).pipe(encoding="utf-8")
+    assert "<i>odd</i>" in shown_texts(graph_svg) and "<i>" not in graph_svg
+
+
+def test_draw_boxes_names_every_part_for_the_explore_page() -> None:
+    boxes = [Box("a", 2.0, 1.0), Box("", 6.0, 1.0, "*", (0, 3.0), "op")]
+    source = draw_boxes(boxes).source
+    for part in (
+        'n0 [label="{ a | data 2.0000 | grad 1.0000 }" class="record b0"',
+        "n1_op",
+        "n1_in1",
+        "n1_e0",
+        "n1_e1",
+    ):
+        assert part in source
 
 
 # -- micrograd's own helper ------------------------------------------------------------------
