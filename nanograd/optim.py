@@ -6,6 +6,13 @@ An optimiser holds a list of parameters (Values). After ``loss.backpropagate()``
 rules, so in float64 they produce the same numbers as ``torch.optim.SGD`` and
 ``torch.optim.Adam`` up to rounding.
 
+``step_arrays(params, grads)`` is the same step on arrays (numpy or torch): the numbers
+of all the parameters at once, as compiled training (``nanograd.compile(f).train_step``)
+keeps them. Each optimiser writes its rule twice, once as a loop over floats (the hot
+loop of eager training) and once as a few array operations; a test checks that the two
+give the same numbers bit for bit. Both share the optimiser's state (momentum buffers,
+Adam's moments), so they can be mixed.
+
 A learning-rate schedule is a function of the step number ``k`` (0 for the first
 ``step()``) returning a factor for ``lr``, like ``torch.optim.lr_scheduler.LambdaLR``.
 micrograd's demo decays the rate linearly from 1.0, which is::
@@ -17,11 +24,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from .functional import zero_grad
 from .value import Value
 
 Schedule = Callable[[int], float]
+#: A 1-D float64 array, numpy's or torch's.
+Array = Any
 
 
 def linear_decay(total_steps: int, decay: float = 0.9) -> Schedule:
@@ -58,7 +68,21 @@ class Optimizer:
         self._update(self.current_lr())
         self.steps += 1
 
+    def step_arrays(self, params: Array, grads: Array) -> Array:
+        """The same step on arrays: the new numbers of ``self.params`` from their numbers and gradients.
+
+        ``params`` and ``grads`` are 1-D float64 arrays (numpy or torch) in the order of
+        ``self.params``. The Values are not touched: writing the numbers back is the
+        caller's (:class:`nanograd.compiler.TrainStep` does it).
+        """
+        new = self._update_arrays(self.current_lr(), params, grads)
+        self.steps += 1
+        return new
+
     def _update(self, lr: float) -> None:
+        raise NotImplementedError
+
+    def _update_arrays(self, lr: float, params: Array, grads: Array) -> Array:
         raise NotImplementedError
 
     def _gradients(self, weight_decay: float) -> list[float]:
@@ -71,6 +95,33 @@ class Optimizer:
         if not weight_decay:
             return grads
         return [g + weight_decay * p.data for p, g in zip(self.params, grads)]
+
+
+def _as_list(state: Any) -> list[float]:
+    """Optimiser state as a list of floats (an array left by ``step_arrays`` becomes one)."""
+    return state if isinstance(state, list) else state.tolist()
+
+
+def _as_array(state: Any, like: Array) -> Array:
+    """Optimiser state as an array like ``like`` (a list left by ``step`` becomes one)."""
+    if not isinstance(state, list):
+        return state
+    if hasattr(like, "new_tensor"):  # torch: on like's device
+        return like.new_tensor(state)
+    import numpy as np
+
+    return np.asarray(state, dtype=np.float64)
+
+
+def _sqrt(like: Array) -> Callable[[Array], Array]:
+    """The square root of the array library of ``like``."""
+    if hasattr(like, "new_tensor"):
+        import torch
+
+        return torch.sqrt
+    import numpy as np
+
+    return np.sqrt
 
 
 def _number(g: object) -> float:
@@ -96,16 +147,24 @@ class SGD(Optimizer):
         super().__init__(params, lr, lr_schedule)
         self.momentum = momentum
         self.weight_decay = weight_decay
-        self._buffers: list[float] | None = None
+        self._buffers: list[float] | Array | None = None
 
     def _update(self, lr: float) -> None:
         directions = self._gradients(self.weight_decay)
         if self.momentum:
             if self._buffers is not None:
-                directions = [self.momentum * b + d for b, d in zip(self._buffers, directions)]
+                directions = [self.momentum * b + d for b, d in zip(_as_list(self._buffers), directions)]
             self._buffers = directions
         for p, d in zip(self.params, directions):
             p.data -= lr * d
+
+    def _update_arrays(self, lr: float, params: Array, grads: Array) -> Array:
+        directions = grads + self.weight_decay * params if self.weight_decay else grads
+        if self.momentum:
+            if self._buffers is not None:
+                directions = self.momentum * _as_array(self._buffers, params) + directions
+            self._buffers = directions
+        return params - lr * directions
 
 
 class Adam(Optimizer):
@@ -130,17 +189,29 @@ class Adam(Optimizer):
         self.betas = betas
         self.eps = eps
         self.weight_decay = weight_decay
-        self._m = [0.0] * len(self.params)
-        self._v = [0.0] * len(self.params)
+        self._m: list[float] | Array = [0.0] * len(self.params)  # first moments: running means of g
+        self._v: list[float] | Array = [0.0] * len(self.params)  # second moments: running means of g**2
+
+    def _constants(self, lr: float) -> tuple[float, float]:
+        """This step's size (``lr`` over the first moment's bias correction) and the second's square root."""
+        beta1, beta2 = self.betas
+        t = self.steps + 1
+        return lr / (1 - beta1**t), math.sqrt(1 - beta2**t)
 
     def _update(self, lr: float) -> None:
         beta1, beta2 = self.betas
-        t = self.steps + 1
-        step_size = lr / (1 - beta1**t)
-        bias_correction2_sqrt = math.sqrt(1 - beta2**t)
+        step_size, bias_correction2_sqrt = self._constants(lr)
         one_minus_beta1, one_minus_beta2, eps, sqrt = 1 - beta1, 1 - beta2, self.eps, math.sqrt  # hoisted: hot loop
-        ms, vs = self._m, self._v
+        ms, vs = self._m, self._v = _as_list(self._m), _as_list(self._v)
         for i, (p, g) in enumerate(zip(self.params, self._gradients(self.weight_decay))):
-            m = ms[i] = beta1 * ms[i] + one_minus_beta1 * g  # first moment: running mean of g
-            v = vs[i] = beta2 * vs[i] + one_minus_beta2 * g * g  # second moment: running mean of g**2
+            m = ms[i] = beta1 * ms[i] + one_minus_beta1 * g
+            v = vs[i] = beta2 * vs[i] + one_minus_beta2 * g * g
             p.data -= step_size * m / (sqrt(v) / bias_correction2_sqrt + eps)
+
+    def _update_arrays(self, lr: float, params: Array, grads: Array) -> Array:
+        beta1, beta2 = self.betas
+        step_size, bias_correction2_sqrt = self._constants(lr)
+        g = grads + self.weight_decay * params if self.weight_decay else grads
+        m = self._m = beta1 * _as_array(self._m, params) + (1 - beta1) * g
+        v = self._v = beta2 * _as_array(self._v, params) + (1 - beta2) * g * g
+        return params - step_size * m / (_sqrt(params)(v) / bias_correction2_sqrt + self.eps)

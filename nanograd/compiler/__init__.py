@@ -64,19 +64,23 @@ import math
 from collections import OrderedDict
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..backprop import VALUE_MATH
 from ..functional import grad
 from ..generic_ops import make_node
 from ..grad_mode import is_grad_enabled
 from ..ops import Op
+from ..optim import Optimizer
 from ..value import Value
 from .backends import BACKENDS, Result, as_number, check_numbers, default_backend
 from .eager import leaves_for, run_eagerly
 from .graph import Graph, Node
 from .lowering import Plan, build_plan
 from .trace import Condition, TracedNumberError, Tracer, trace, tracing
+
+if TYPE_CHECKING:
+    from .training import TrainStep
 
 __all__ = [
     "CHUNK_NUMBERS",
@@ -245,6 +249,27 @@ class CompiledFunction:
         """The mean of the outputs over a batch, as one Value connected to the captured Values."""
         return self._reduce(batches, "mean")
 
+    def value_and_grad(self, *batches: Any, wrt: Sequence[Value]) -> tuple[float, Any]:
+        """The mean of the outputs over a batch and its gradient with respect to ``wrt``, on arrays.
+
+        Returns ``(loss, grads)``: a float and a 1-D array of the backend in the order of
+        ``wrt`` (0 for a Value the function does not capture); builds no graph and writes
+        no ``.grad``. Needs the numpy or torch backend. See :mod:`.training`.
+        """
+        from .training import value_and_grad
+
+        return value_and_grad(self, batches, list(wrt))
+
+    def train_step(self, optimizer: Optimizer) -> TrainStep:
+        """A :class:`~.training.TrainStep`: ``loss = step(X, y)`` trains on a batch with ``optimizer``.
+
+        One call: the mean loss over the batch, its gradient and the optimiser's update, on
+        arrays; the parameters' Values hold the new numbers afterwards. See :mod:`.training`.
+        """
+        from .training import TrainStep
+
+        return TrainStep(self, optimizer)
+
     # -- internals -------------------------------------------------------------------------------
     def _prepare(self, batches: tuple[Any, ...], method: str) -> tuple[_Compiled, list[Any]]:
         """The trace for these batches (tracing on first use) and the batches as columns."""
@@ -283,7 +308,7 @@ class CompiledFunction:
         wrt = (0,) if is_grad_enabled() and compiled.params else ()
         total, grads = 0.0, None
         for chunk in self._chunks(compiled, columns, len(wrt)):
-            result = self._run(compiled, chunk, wrt)
+            result = self._run(compiled, chunk, wrt, arguments=False)
             total += sum(row[0] for row in self._rows(result.outputs))
             if wrt:
                 chunk_grads = self._list(result.grads[0][0])
@@ -358,10 +383,11 @@ class CompiledFunction:
                         f"compile({self.__name__}, check=True): sample {s} output {o}: compiled {a!r}, eager {b!r}"
                     )
 
-    def _run(self, compiled: _Compiled, columns: list[Any], wrt: Sequence[int]) -> Result:
-        """The backend's outputs for ``columns``, and the gradients of the outputs in ``wrt``."""
+    def _run(self, compiled: _Compiled, columns: list[Any], wrt: Sequence[int], arguments: bool = True) -> Result:
+        """The backend's outputs for ``columns``, and the gradients of the outputs in ``wrt``
+        (with respect to the captured parameters, and to the arguments too with ``arguments``)."""
         params = self._param_numbers(compiled.params)
-        return self.backend.run(compiled.graph, compiled.plan, params, columns, list(wrt))  # type: ignore[no-any-return]
+        return self.backend.run(compiled.graph, compiled.plan, params, columns, list(wrt), arguments)  # type: ignore[no-any-return]
 
     def _param_numbers(self, params: list[Value]) -> list[float]:
         numbers = [p.data for p in params]

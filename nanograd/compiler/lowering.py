@@ -243,14 +243,13 @@ class _Lowering:
             self._lower_group(key[2], groups[key])
         outputs = tuple(self.loc[o] for o in graph.outputs)
         constants = tuple(nodes[i].value for i in consts)
-        needs = tuple(self._needs_grad())
         return Plan(
             tuple(self.steps),
             tuple(self.widths),
             tuple(self.batched),
             outputs,
             self.param_register,
-            needs,
+            needs_grad(tuple(self.steps)),
             constants,  # type: ignore[arg-type]
             graph.names,
         )
@@ -379,24 +378,26 @@ class _Lowering:
         step = Gather(tuple((r, tuple(cs)) for r, cs in parts))
         return self._emit(step, len(nodes), any(self.batched[r] for r, _ in parts)), None
 
-    def _needs_grad(self) -> list[bool]:
-        needs: list[bool] = []
-        for step in self.steps:
-            if isinstance(step, Argument):
-                needs.append(True)
-            elif isinstance(step, Leaves):
-                needs.append(step.kind == "param")
-            elif isinstance(step, Gather):
-                needs.append(any(needs[r] for r, _ in step.parts))
-            elif isinstance(step, Linear):
-                needs.append(True)
-            elif isinstance(step, Contract):
-                needs.append(any(needs[r[0]] for r in (step.a, step.b, step.c) if r is not None))
-            elif isinstance(step, Take):
-                needs.append(needs[step.table[0]])
-            else:
-                needs.append(any(needs[j] for j, _ in step.inputs))
-        return needs
+
+def needs_grad(steps: tuple[Step, ...], arguments: bool = True) -> tuple[bool, ...]:
+    """Per step: does its register depend on a captured parameter (or, with ``arguments``, an argument)?"""
+    needs: list[bool] = []
+    for step in steps:
+        if isinstance(step, Argument):
+            needs.append(arguments)
+        elif isinstance(step, Leaves):
+            needs.append(step.kind == "param")
+        elif isinstance(step, Gather):
+            needs.append(any(needs[r] for r, _ in step.parts))
+        elif isinstance(step, Linear):
+            needs.append(True)
+        elif isinstance(step, Contract):
+            needs.append(any(needs[r[0]] for r in (step.a, step.b, step.c) if r is not None))
+        elif isinstance(step, Take):
+            needs.append(needs[step.table[0]])
+        else:
+            needs.append(any(needs[j] for j, _ in step.inputs))
+    return tuple(needs)
 
 
 # -- the printed form ---------------------------------------------------------------------------

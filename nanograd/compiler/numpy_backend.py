@@ -3,9 +3,10 @@
 numpy's floating-point flags are the check of the fast path: within ``trapping()`` an
 overflow, a division by zero or an invalid operation raises, and every value that is not
 finite comes from one of those or from an input that is not finite. So a run that raised
-nothing on finite inputs computed finite values; its gradients are checked too (a rule may
-make a NaN on purpose in a branch a select discards). Anything else goes to the eager
-engine (see :mod:`.arrays`).
+nothing on finite inputs computed finite values, except where a rule makes a NaN without a
+flag, on purpose, in a branch a select discards (``xlogy``): a NaN that a select keeps
+reaches what the run returns, so the outputs and gradients returned are checked too.
+Anything else goes to the eager engine (see :mod:`.arrays`).
 """
 
 from __future__ import annotations
@@ -132,5 +133,5 @@ class NumpyBackend(ArrayBackend):
     def quiet(self) -> Any:
         return np.errstate(all="ignore")
 
-    def clean(self, inputs: list[Array], values: list[Array], grads: list[Array]) -> bool:
-        return all(np.isfinite(a).all() for a in inputs + grads)
+    def clean(self, inputs: list[Array], registers: list[Array], returned: list[Array]) -> bool:
+        return all(np.isfinite(a).all() for a in inputs + returned)

@@ -57,7 +57,16 @@ class PythonBackend:
         """Lists of one length along a new second axis."""
         return [list(row) for row in zip(*parts)]
 
-    def run(self, graph: Graph, plan: Plan | None, params: list[float], batch: list[Any], wrt: Sequence[int]) -> Result:
+    def run(
+        self,
+        graph: Graph,
+        plan: Plan | None,
+        params: list[float],
+        batch: list[Any],
+        wrt: Sequence[int],
+        arguments: bool = True,
+    ) -> Result:
+        """Outputs and gradients as :meth:`ArrayBackend.run <.arrays.ArrayBackend.run>` gives them, as lists."""
         n = len(batch[0]) if batch else 1
         ops = [None if node.op in LEAF_KINDS or node.op == TAKE else op_of(node.op, node.param) for node in graph.nodes]
         outputs: list[list[float]] = []
@@ -78,7 +87,7 @@ class PythonBackend:
                 param_grads[w] = [a + b for a, b in zip(param_grads[w], p)]
                 for a, g in enumerate(per_argument):
                     arg_grads[w][a].append(g)
-        return Result(outputs, [(param_grads[w], arg_grads[w]) for w in range(len(wrt))])
+        return Result(outputs, [(param_grads[w], arg_grads[w] if arguments else []) for w in range(len(wrt))])
 
     @staticmethod
     def _forward(graph: Graph, ops: list[Op | None], params: list[float], sample: list[Any]) -> list[float]:

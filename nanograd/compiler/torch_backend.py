@@ -93,6 +93,9 @@ class TorchBackend(ArrayBackend):
     def select_rows(self, a: Array, rows: list[int]) -> Array:
         return a[self.index(rows, a)]
 
-    def clean(self, inputs: list[Array], values: list[Array], grads: list[Array]) -> bool:
+    def device(self, like: Array | None) -> Any:
+        return None if like is None else like.device
+
+    def clean(self, inputs: list[Array], registers: list[Array], returned: list[Array]) -> bool:
         # One reduction per array and one transfer to the host for all of them.
-        return bool(torch.stack([torch.isfinite(a).all() for a in inputs + values + grads]).all())
+        return bool(torch.stack([torch.isfinite(a).all() for a in inputs + registers]).all())
