@@ -109,6 +109,32 @@ def test_the_node_limit_and_its_parameter() -> None:
     assert MAX_GRAPH_NODES == 2**20
 
 
+@pytest.mark.parametrize("count", [10**400, 10**9, MAX_GRAPH_NODES + 1], ids=["400-digits", "1e9", "limit+1"])
+def test_a_huge_params_count_is_refused(count: int) -> None:
+    # Running a graph allocates one slot per parameter: a few bytes of text must not cost gigabytes.
+    d = document()
+    d["params"] = count
+    assert "'params' is " in refusal(json.dumps(d))
+    assert "more than the limit of 1,048,576 (max_nodes)" in refusal(json.dumps(d))
+
+
+def test_the_params_limit_follows_max_nodes() -> None:
+    d = document()
+    n = len(d["nodes"])
+    d["params"] = n + 1
+    assert f"'params' is {n + 1}, more than the limit of {n} (max_nodes)" in refusal(json.dumps(d), max_nodes=n)
+    d["params"] = n
+    assert Graph.from_json(json.dumps(d), max_nodes=n).n_params == n
+
+
+@pytest.mark.parametrize("args", [[10**400], [10**9], [MAX_GRAPH_NODES, 1]], ids=["400-digits", "1e9", "sum"])
+def test_huge_argument_lists_are_refused(args: list[int]) -> None:
+    # One slot per argument element too (the small graph's nodes read args[0] and args[1][1]).
+    d = document()
+    d["args"] = [None, 2, *args]
+    assert "elements, more than the limit of 1,048,576 (max_nodes)" in refusal(json.dumps(d))
+
+
 @pytest.mark.parametrize("flood", ["{}", "[]", "[0]"])
 def test_floods_of_small_containers_are_refused_before_parsing(flood: str) -> None:
     d = document()

@@ -153,13 +153,14 @@ class Graph:
         """Load a graph written by :meth:`to_json` (this version or version 1), checking every field.
 
         Raises ``ValueError`` naming the first problem: a text longer than ``max_bytes``
-        (characters of a str, bytes of UTF-8 bytes; default :data:`MAX_GRAPH_BYTES`) or more
-        nodes than ``max_nodes`` (default :data:`MAX_GRAPH_NODES`), both refused before the
-        nodes are built; malformed JSON, nesting deeper than a graph has, a duplicate,
-        missing or unknown key, a wrong type, an unknown op, a wrong number of inputs, an
-        input index that is out of range or not earlier in the order, a slot out of range,
-        or a number that is not finite or does not fit in a float. Time and memory grow
-        linearly with the text's length; messages are at most :data:`MAX_MESSAGE_CHARS` long.
+        (characters of a str, bytes of UTF-8 bytes; default :data:`MAX_GRAPH_BYTES`); more
+        nodes than ``max_nodes`` (default :data:`MAX_GRAPH_NODES`), or a ``params`` count or
+        a total of argument elements above it, all refused before the nodes are built;
+        malformed JSON, nesting deeper than a graph has, a duplicate, missing or unknown key,
+        a wrong type, an unknown op, a wrong number of inputs, an input index that is out of
+        range or not earlier in the order, a slot out of range, or a number that is not
+        finite or does not fit in a float. Time and memory grow linearly with the text's
+        length; messages are at most :data:`MAX_MESSAGE_CHARS` long.
         A version 1 file (one output, the last node) loads as such.
         """
         data = _parse(text, max_bytes, max_nodes)
@@ -175,6 +176,14 @@ class Graph:
         top = _keys(data, "graph", required | {"outputs", "vector", "names"} if version == 2 else required)
         args = tuple(_arg_shape(a, i) for i, a in enumerate(_list(top["args"], "args")))
         n_params = _int(top["params"], "params")
+        # Running a graph allocates a slot per parameter and per argument element, so a
+        # 'params' of 10**9 (a few bytes of text) would cost gigabytes: a graph of
+        # max_nodes nodes captures at most that many Values, and has no reason for more.
+        if n_params > max_nodes:
+            raise _error(f"'params' is {n_params:,}, more than the limit of {max_nodes:,} (max_nodes)")
+        elements = sum(a or 1 for a in args)
+        if elements > max_nodes:
+            raise _error(f"'args' have {elements:,} elements, more than the limit of {max_nodes:,} (max_nodes)")
         raw_nodes = _list(top["nodes"], "nodes")
         if not raw_nodes:
             raise _error("'nodes' is empty")
