@@ -147,3 +147,35 @@ def test_a_step_after_create_graph_uses_the_gradients_number(make) -> None:
             opt.step()
     assert [type(p.data) for p in first] == [float, float]
     assert [p.data for p in first] == [p.data for p in second]
+
+
+OPTIMIZERS = [
+    lambda ps: SGD(ps, lr=0.01),
+    lambda ps: SGD(ps, lr=0.005, momentum=0.8, weight_decay=0.05, lr_schedule=linear_decay(STEPS)),
+    lambda ps: Adam(ps, lr=0.05),
+    lambda ps: Adam(ps, lr=0.05, betas=(0.8, 0.99), weight_decay=0.01),
+]
+
+
+@pytest.mark.parametrize("library", ["numpy", "torch"])
+@pytest.mark.parametrize("make", OPTIMIZERS)
+def test_step_arrays_is_step_bit_for_bit_and_they_share_the_state(make, library: str) -> None:
+    np = pytest.importorskip("numpy")
+    as_array = (lambda xs: np.array(xs)) if library == "numpy" else (lambda xs: torch.tensor(xs, dtype=torch.float64))
+    eager_params = [Value(x) for x in START]
+    array_params = [Value(x) for x in START]
+    eager, arrays = make(eager_params), make(array_params)
+    for k in range(STEPS):
+        for params, opt in ((eager_params, eager), (array_params, arrays)):
+            opt.zero_grad()
+            objective(params).backpropagate()
+        eager.step()
+        if k % 10 == 9:  # now and then a step on Values: the state moves between lists and arrays
+            arrays.step()
+        else:
+            new = arrays.step_arrays(as_array([p.data for p in array_params]), as_array([p.grad for p in array_params]))
+            assert type(new) is type(as_array([0.0]))
+            for p, x in zip(array_params, new.tolist()):
+                p.data = x
+        assert [p.data for p in array_params] == [p.data for p in eager_params], k  # bit for bit
+    assert arrays.steps == eager.steps == STEPS
