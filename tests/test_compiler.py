@@ -516,3 +516,21 @@ def test_check_catches_python_state_that_tracing_froze() -> None:
 
     with pytest.raises(ValueError, match=r"check=True\): sample 0 output 0: compiled 1.0, eager 3.0"):
         nanograd.compile(fn, check=True).map([1.0, 2.0])
+
+
+def test_the_numpy_backend_asks_malloc_to_keep_freed_memory(monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("numpy")
+    from nanograd.compiler import numpy_backend
+
+    calls: list[tuple[int, int]] = []
+
+    class FakeLibc:
+        def mallopt(self, parameter: int, value: int) -> int:
+            calls.append((parameter, value))
+            return 1
+
+    assert numpy_backend.keep_freed_memory(FakeLibc())
+    assert calls == [(-3, 32 << 20), (-1, 256 << 20)]  # M_MMAP_THRESHOLD, M_TRIM_THRESHOLD
+    assert not numpy_backend.keep_freed_memory(object())  # a C library without mallopt
+    monkeypatch.setenv("NANOGRAD_MALLOC_TUNING", "0")
+    assert not numpy_backend.keep_freed_memory(FakeLibc()) and len(calls) == 2

@@ -7,10 +7,22 @@ nothing on finite inputs computed finite values, except where a rule makes a NaN
 flag, on purpose, in a branch a select discards (``xlogy``): a NaN that a select keeps
 reaches what the run returns, so the outputs and gradients returned are checked too.
 Anything else goes to the eager engine (see :mod:`.arrays`).
+
+Large batches make large arrays, and glibc's ``malloc`` by default hands a freed block
+at the top of its heap back to the operating system once it exceeds a few times the
+largest block freed so far: so every call of a kernel over 10,000 samples gave back its
+whole working set at the end and touched it page by page again at the next call, which
+cost more than the arithmetic. The backend therefore asks ``malloc`` (through
+``mallopt``, where the C library has it) to keep up to :data:`KEEP_FREED` bytes at the
+top of the heap and to serve blocks below :data:`HEAP_BLOCKS` from the heap. That
+changes no number, only how much freed memory the process keeps for reuse;
+``NANOGRAD_MALLOC_TUNING=0`` leaves ``malloc`` as it is.
 """
 
 from __future__ import annotations
 
+import ctypes
+import os
 from types import SimpleNamespace
 from typing import Any
 
@@ -49,11 +61,36 @@ NUMPY_MATH = SimpleNamespace(
 )
 
 
+#: Freed memory that ``malloc`` keeps at the top of its heap for the next call (bytes).
+KEEP_FREED = 256 << 20
+#: Blocks up to this size come from ``malloc``'s heap, not from a mapping of their own (glibc's maximum).
+HEAP_BLOCKS = 32 << 20
+_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt's parameters, from glibc's malloc.h
+
+
+def keep_freed_memory(libc: Any = None) -> bool:
+    """Ask the C library's ``malloc`` to keep freed memory for reuse (see the module docstring).
+
+    Returns whether it could (a C library without ``mallopt``, such as macOS's, cannot).
+    """
+    if os.environ.get("NANOGRAD_MALLOC_TUNING", "1") == "0":
+        return False
+    try:
+        mallopt = (ctypes.CDLL(None) if libc is None else libc).mallopt
+    except (OSError, AttributeError):
+        return False
+    return bool(mallopt(_M_MMAP_THRESHOLD, HEAP_BLOCKS)) and bool(mallopt(_M_TRIM_THRESHOLD, KEEP_FREED))
+
+
 class NumpyBackend(ArrayBackend):
     """The plan on numpy arrays (float64), with numpy's floating-point flags as the finiteness check."""
 
     name = "numpy"
     math = NUMPY_MATH
+
+    def __init__(self) -> None:
+        super().__init__()
+        keep_freed_memory()
 
     def column(self, batch: Any) -> Array:
         if hasattr(batch, "detach"):  # a torch tensor
