@@ -5,13 +5,6 @@ it reads and which index arrays it needs. A :class:`Kernel` does all of that onc
 plan and device: each step becomes a small function with its op's rules, its column
 slices and its index arrays bound, so a call runs the array operations and little else.
 
-The captured parameters arrive as one row in the graph's slot order. The kernel keeps
-them in its own *layout*: a permutation that puts the weights of each matrix product
-(each :class:`~.lowering.Linear`) side by side, row by row, and its biases after them, so
-the weight matrix is a view of the row and its gradient is added into a slice, with no
-gather or scatter. The row is permuted once on the way in and its gradient once on the
-way out.
-
 What runs is what :mod:`.lowering` describes: ``Map`` steps call the op table's forward
 and vjp rules on arrays, ``Linear`` and ``Contract`` are ``add`` and ``mul`` with their
 vjps contracted over the sum, ``Gather`` and ``Take`` move numbers.
@@ -44,34 +37,6 @@ def _consecutive(cols: tuple[int, ...] | list[int]) -> bool:
     return len(cols) > 0 and list(cols) == list(range(cols[0], cols[0] + len(cols)))
 
 
-class _Layout:
-    """The kernel's order of the parameter slots: each Linear's weights (then biases) side by side.
-
-    Linear steps over a batch come first (their products run every call), then the others;
-    a step whose slots are already placed, or repeat, keeps the graph's slots (a gather).
-    """
-
-    def __init__(self, plan: Plan) -> None:
-        n = plan.widths[plan.params]
-        placed: dict[int, int] = {}
-        linears = [s for s in plan.steps if isinstance(s, Linear)]
-        linears.sort(key=lambda s: not plan.batched[s.x[0]])
-        for step in linears:
-            for slots in ([w for row in step.weights for w in row], list(step.bias_slots)):
-                if slots and len(set(slots)) == len(slots) and not any(s in placed for s in slots):
-                    placed.update({s: len(placed) + k for k, s in enumerate(slots)})
-        for s in range(n):
-            if s not in placed:
-                placed[s] = len(placed)
-        #: position[slot]: where a slot lives in the layout; order[k]: the slot at position k.
-        self.position = [placed[s] for s in range(n)]
-        self.order = sorted(range(n), key=self.position.__getitem__)
-        self.identity = self.order == list(range(n))
-
-    def positions(self, slots: tuple[int, ...] | list[int]) -> list[int]:
-        return [self.position[s] for s in slots]
-
-
 class Kernel:
     """``plan`` ready to run on ``backend`` (see the module docstring); made by :meth:`ArrayBackend.kernel`."""
 
@@ -83,9 +48,6 @@ class Kernel:
         #: Does the backward pass compute the arguments' gradients too (or the parameters' alone)?
         self.arguments = arguments
         self.needs_grad = plan.needs_grad if arguments else needs_grad(plan.steps, arguments=False)
-        self.layout = _Layout(plan)
-        self._order = None if self.layout.identity else b.index(self.layout.order, like)
-        self._position = None if self.layout.identity else b.index(self.layout.position, like)
         self.args = [(i, s.index) for i, s in enumerate(plan.steps) if isinstance(s, Argument)]
         self.forwards: list[tuple[int, Forward]] = []
         self.backwards: list[Backward | None] = [None] * len(plan.steps)
@@ -103,16 +65,15 @@ class Kernel:
         for i, a in self.args:
             x = batch[a]
             R[i] = x if x.ndim == 2 else x[:, None]
-        R[self.plan.params] = param_row if self._order is None else param_row[:, self._order]
+        R[self.plan.params] = param_row
         R[self.plan.params + 1] = self.constants
         for i, step in self.forwards:
             R[i] = step(R)
         return R
 
     def outputs(self, R: list[Array]) -> list[Array]:
-        """Each output of the plan as one column (parameters read at their place in the layout)."""
-        p = self.plan.params
-        return [R[r][:, self.layout.position[c] if r == p else c, None] for r, c in self.plan.outputs]
+        """Each output of the plan as one column."""
+        return [R[r][:, c, None] for r, c in self.plan.outputs]
 
     def backward(self, R: list[Array], output: int, rows: int) -> list[Any]:
         """One gradient per register of output ``output`` summed over the batch (None where nothing flowed).
@@ -131,19 +92,9 @@ class Kernel:
             g, step = G[i], backwards[i]
             if g is not None and step is not None:
                 step(R, G, g)
-        if self._position is not None:
-            G[plan.params] = G[plan.params][:, self._position]
         return G
 
     # -- reading ------------------------------------------------------------------------------
-    def _columns(self, reg: int, cols: tuple[int, ...] | None) -> list[int] | None:
-        """The columns ``cols`` of register ``reg`` as the kernel stores it (parameters in its layout)."""
-        if reg != self.plan.params:
-            return None if cols is None else list(cols)
-        cols = tuple(range(self.plan.widths[reg])) if cols is None else cols
-        positions = self.layout.positions(cols)
-        return None if positions == list(range(self.plan.widths[reg])) else positions
-
     def _selector(self, cols: list[int]) -> Any:
         """A slice (a view) for consecutive columns, else an index array."""
         if _consecutive(cols):
@@ -152,21 +103,15 @@ class Kernel:
 
     def _reader(self, x: Input) -> Callable[[list[Array]], Array]:
         """What input ``x`` reads: a register, or (a view of) some of its columns."""
-        reg, given = x
-        cols = self._columns(reg, given)
+        reg, cols = x
         if cols is None:
             return lambda R: R[reg]
-        sel = self._selector(cols)
+        sel = self._selector(list(cols))
         return lambda R: R[reg][:, sel]
 
     def _param_view(self, slots: list[int], shape: tuple[int, ...]) -> Callable[[list[Array]], Array]:
-        """The parameters in ``slots`` shaped ``shape``: a view of the layout's row where they lie side by side."""
-        p = self.plan.params
-        positions = self.layout.positions(slots)
-        if _consecutive(positions):
-            start, stop = positions[0], positions[0] + len(positions)
-            return lambda R: R[p][0, start:stop].reshape(shape)
-        index = self.backend.index(positions, self.like)
+        """The parameters in ``slots`` shaped ``shape``."""
+        p, index = self.plan.params, self.backend.index(slots, self.like)
         return lambda R: R[p][0][index].reshape(shape)
 
     # -- forward steps --------------------------------------------------------------------------
@@ -250,11 +195,10 @@ class Kernel:
     # -- backward steps -------------------------------------------------------------------------
     def _accumulate(self, x: Input) -> Accumulate | None:
         """How the gradient of what input ``x`` read adds into its register's gradient (None: no gradient)."""
-        reg, given = x
+        reg, cols = x
         plan, b = self.plan, self.backend
         if not self.needs_grad[reg]:
             return None
-        cols = self._columns(reg, given)
         width = plan.widths[reg]
         read_width = width if cols is None else len(cols)
         scatter: Any = None
@@ -327,17 +271,8 @@ class Kernel:
         return take
 
     def _param_grad(self, slots: list[int]) -> Callable[[list[Any], Array], None]:
-        """Adds a (1, len(slots)) gradient into the parameters' gradient row, at ``slots``."""
-        b, p = self.backend, self.plan.params
-        positions = self.layout.positions(slots)
-        if _consecutive(positions):
-            start, stop = positions[0], positions[0] + len(positions)
-
-            def into_slice(G: list[Any], g: Array) -> None:
-                G[p][:, start:stop] += g
-
-            return into_slice
-        index = b.index(positions, self.like)
+        """Adds a (1, len(slots)) gradient into the parameters' gradient row, at ``slots`` (repeats add up)."""
+        b, p, index = self.backend, self.plan.params, self.backend.index(slots, self.like)
         return lambda G, g: b.add_columns(G[p], index, g)
 
     def _linear_backward(self, step: Linear) -> Backward:
