@@ -124,7 +124,7 @@ class _Builder:
         base = self.visit(node.left)
         k = self.number(node.right)
         exponent = self.visit(node.right) if k is None else k
-        number = exponent.of if isinstance(exponent, Value) else exponent
+        number = exponent.data if isinstance(exponent, Value) else exponent
         if abs(number) > MAX_EXPONENT:
             raise self.error(node.right, f"the exponent {number:g} is too large (at most {MAX_EXPONENT:g})")
         return self.compute(node, operator.pow, base, exponent)

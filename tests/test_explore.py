@@ -679,3 +679,10 @@ def test_make_explore_screenshot_writes_the_readme_picture(browser: Any, tmp_pat
     assert_not_blank(out)
     size = pytest.importorskip("PIL.Image").open
     assert size(out).size == size(ROOT / "explore.png").size, "run scripts/make_explore_screenshot.py"
+
+
+def test_the_page_points_at_the_reference_chain_rule() -> None:
+    page = nanograd.explore(Value(2.0) * Value(3.0)).html
+    assert "<code>nanograd/backprop.py</code>" in page and "<code>backward</code>" in page
+    source = (ROOT / "nanograd" / "backprop.py").read_text(encoding="utf-8")
+    assert "\ndef backward(" in source  # the function the page names exists where it says
