@@ -21,7 +21,7 @@ cannot see it inside the rule and keeps the IEEE result.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from .eager import eager_sample
@@ -80,8 +80,11 @@ class ArrayBackend:
         """The row sums of ``a`` as one column."""
         raise NotImplementedError
 
-    def add_columns(self, target: Array, cols: Array, values: Array) -> None:
-        """``target[:, cols] += values`` in place, adding up repeated columns."""
+    def column_adder(self, cols: list[int], like: Array | None) -> Callable[[Array, Array], None]:
+        """A function doing ``target[:, cols] += values`` in place, repeated columns adding up.
+
+        Made once per part of a plan: the work that depends only on ``cols`` is done here.
+        """
         raise NotImplementedError
 
     def take_columns(self, table: Array, cols: Array) -> Array:

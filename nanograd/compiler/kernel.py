@@ -23,10 +23,11 @@ if TYPE_CHECKING:
 
 #: A forward step: the registers so far -> this step's register.
 Forward = Callable[[list[Array]], Array]
-#: A backward step: (registers, gradients, this step's gradient) -> None; adds into the gradients.
-Backward = Callable[[list[Array], list[Any], Array], None]
+#: A backward step: (registers, gradients, which gradients are the kernel's own arrays, this
+#: step's gradient) -> None; adds into the gradients.
+Backward = Callable[[list[Array], list[Any], list[bool], Array], None]
 #: Adds the gradient of what one input read into its register's gradient.
-Accumulate = Callable[[list[Array], list[Any], Any], None]
+Accumulate = Callable[[list[Array], list[Any], list[bool], Any], None]
 
 
 class IrregularIndex(Exception):
@@ -82,16 +83,20 @@ class Kernel:
         """
         plan, b = self.plan, self.backend
         G: list[Any] = [None] * len(R)
+        # Arrays the kernel made itself can be added into in place; a rule's result may be
+        # shared (add's vjp returns g twice), so the first addition into one makes a new array.
+        own = [False] * len(R)
         G[plan.params] = b.zeros(1, plan.widths[plan.params], self.like)  # Linear steps add into it in place
         reg, col = plan.outputs[output]
         seed = b.zeros(R[reg].shape[0], R[reg].shape[1], self.like)
         seed[:, col] = 1.0 if R[reg].shape[0] == rows else float(rows)  # one row stands for every sample
         G[reg] = seed
+        own[plan.params] = own[reg] = True
         backwards = self.backwards
         for i in range(len(backwards) - 1, plan.params + 1, -1):
             g, step = G[i], backwards[i]
             if g is not None and step is not None:
-                step(R, G, g)
+                step(R, G, own, g)
         return G
 
     # -- reading ------------------------------------------------------------------------------
@@ -201,16 +206,19 @@ class Kernel:
             return None
         width = plan.widths[reg]
         read_width = width if cols is None else len(cols)
+        # Where the gradient's columns go: a slice or an index array for distinct columns, else
+        # an adder that sums the shares of a column read several times.
         scatter: Any = None
-        if cols is not None:
-            if _consecutive(cols):
-                scatter = slice(cols[0], cols[0] + len(cols))
-            elif len(set(cols)) == len(cols):
-                scatter = b.index(cols, self.like)
-        index = b.index(cols, self.like) if cols is not None and scatter is None else None
+        adder: Callable[[Array, Array], None] | None = None
+        if cols is not None and _consecutive(cols):
+            scatter = slice(cols[0], cols[0] + len(cols))
+        elif cols is not None and len(set(cols)) == len(cols):
+            scatter = b.index(list(cols), self.like)
+        elif cols is not None:
+            adder = b.column_adder(list(cols), self.like)
         like = self.like
 
-        def accumulate(R: list[Array], G: list[Any], g: Any) -> None:
+        def accumulate(R: list[Array], G: list[Any], own: list[bool], g: Any) -> None:
             rows = R[reg].shape[0]
             if not hasattr(g, "shape"):  # a number from a rule: x ** 0 passes 0.0 on, as eagerly
                 g = b.zeros(rows, read_width, like) + g
@@ -218,14 +226,20 @@ class Kernel:
                 g = b.sum_rows(g)
             if g.shape[1] != read_width:
                 g = b.sum_columns(g)
-            if cols is not None:
-                whole = b.zeros(rows, width, like)
-                if scatter is not None:  # distinct columns: a plain assignment
-                    whole[:, scatter] = g
-                else:  # repeated columns add up
-                    b.add_columns(whole, index, g)
-                g = whole
-            G[reg] = g if G[reg] is None else G[reg] + g
+            if cols is not None:  # some columns: added into the register's own gradient array, in place
+                if not own[reg]:
+                    G[reg] = b.zeros(rows, width, like) if G[reg] is None else G[reg] * 1.0
+                    own[reg] = True
+                if adder is None:
+                    G[reg][:, scatter] += g
+                else:
+                    adder(G[reg], g)
+            elif G[reg] is None:
+                G[reg] = g
+            elif own[reg]:
+                G[reg] += g
+            else:
+                G[reg], own[reg] = G[reg] + g, True
 
         return accumulate
 
@@ -238,10 +252,10 @@ class Kernel:
                 shares.append((slice(start, start + len(cols)), self._accumulate((r, cols))))
                 start += len(cols)
 
-            def gather(R: list[Array], G: list[Any], g: Array) -> None:
+            def gather(R: list[Array], G: list[Any], own: list[bool], g: Array) -> None:
                 for part, add in shares:
                     if add is not None:
-                        add(R, G, g[:, part])
+                        add(R, G, own, g[:, part])
 
             return gather
         if isinstance(step, Map):
@@ -251,10 +265,10 @@ class Kernel:
             if step.name in SELECTS:  # a select's comparison is no edge
                 adds[0] = adds[1] = None
 
-            def map_(R: list[Array], G: list[Any], g: Array) -> None:
+            def map_(R: list[Array], G: list[Any], own: list[bool], g: Array) -> None:
                 for add, gx in zip(adds, vjp(m, g, R[i], *[read(R) for read in reads])):
                     if add is not None:
-                        add(R, G, gx)
+                        add(R, G, own, gx)
 
             return map_
         if isinstance(step, Linear):
@@ -264,16 +278,16 @@ class Kernel:
         assert isinstance(step, Take)
         pick, table, add_table = self._take_columns(step), self._reader(step.table), self._accumulate(step.table)
 
-        def take(R: list[Array], G: list[Any], g: Array) -> None:
+        def take(R: list[Array], G: list[Any], own: list[bool], g: Array) -> None:
             if add_table is not None:
-                add_table(R, G, b.put_columns(table(R), pick(R), g))
+                add_table(R, G, own, b.put_columns(table(R), pick(R), g))
 
         return take
 
     def _param_grad(self, slots: list[int]) -> Callable[[list[Any], Array], None]:
         """Adds a (1, len(slots)) gradient into the parameters' gradient row, at ``slots`` (repeats add up)."""
-        b, p, index = self.backend, self.plan.params, self.backend.index(slots, self.like)
-        return lambda G, g: b.add_columns(G[p], index, g)
+        p, add = self.plan.params, self.backend.column_adder(slots, self.like)
+        return lambda G, g: add(G[p], g)
 
     def _linear_backward(self, step: Linear) -> Backward:
         b = self.backend
@@ -285,19 +299,19 @@ class Kernel:
         add_bias_slots = self._param_grad(list(step.bias_slots)) if step.bias_slots else None
         add_bias = self._accumulate(step.bias) if step.bias is not None and not step.bias_slots else None
 
-        def backward(R: list[Array], G: list[Any], g: Array) -> None:
+        def backward(R: list[Array], G: list[Any], own: list[bool], g: Array) -> None:
             xs = x(R)
             if add_x is not None:
                 W = weights(R)
                 gx = g @ W if blocks == 1 else (g.reshape(g.shape[0], blocks, outs) @ W).reshape(g.shape[0], -1)
-                add_x(R, G, gx)
+                add_x(R, G, own, gx)
             g_rows = g if g.shape[0] == xs.shape[0] else b.sum_rows(g)
             gW = g_rows.reshape(-1, outs).T @ xs.reshape(-1, ins)
             add_w(G, gW.reshape(1, -1))
             if add_bias_slots is not None:
                 add_bias_slots(G, b.sum_rows(g))
             elif add_bias is not None:
-                add_bias(R, G, g)
+                add_bias(R, G, own, g)
 
         return backward
 
@@ -317,23 +331,23 @@ class Kernel:
             """``g`` (one column per sum) repeated over the ``k`` parts of each sum."""
             return g if k == 1 else g.reshape(g.shape[0], -1, 1)
 
-        def backward(R: list[Array], G: list[Any], g: Array) -> None:
+        def backward(R: list[Array], G: list[Any], own: list[bool], g: Array) -> None:
             if a is not None and bb is not None:
                 g3 = spread(g, products)
                 if add_a is not None:
                     other = bb(R)
                     ga = g3 * (other if products == 1 else other.reshape(other.shape[0], -1, products))
-                    add_a(R, G, ga if products == 1 else ga.reshape(ga.shape[0], -1))
+                    add_a(R, G, own, ga if products == 1 else ga.reshape(ga.shape[0], -1))
                 if add_b is not None:
                     other = a(R)
                     gb = g3 * (other if products == 1 else other.reshape(other.shape[0], -1, products))
-                    add_b(R, G, gb if products == 1 else gb.reshape(gb.shape[0], -1))
+                    add_b(R, G, own, gb if products == 1 else gb.reshape(gb.shape[0], -1))
             if c is not None and add_c is not None:
                 if terms == 1:
-                    add_c(R, G, g)
+                    add_c(R, G, own, g)
                 else:
                     width = c(R).shape[1]
                     gc = spread(g, terms) + b.zeros(1, width, like).reshape(1, -1, terms)
-                    add_c(R, G, gc.reshape(gc.shape[0], -1))
+                    add_c(R, G, own, gc.reshape(gc.shape[0], -1))
 
         return backward

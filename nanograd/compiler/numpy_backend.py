@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ctypes
 import os
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -117,7 +118,7 @@ class NumpyBackend(ArrayBackend):
         if len(parts) == 1:
             return parts[0]
         rows = max(p.shape[0] for p in parts)
-        return np.concatenate([np.broadcast_to(p, (rows, p.shape[1])) for p in parts], axis=1)
+        return np.concatenate([p if p.shape[0] == rows else np.broadcast_to(p, (rows, p.shape[1])) for p in parts], 1)
 
     def sum_rows(self, a: Array) -> Array:
         return a.sum(axis=0, keepdims=True)
@@ -125,11 +126,20 @@ class NumpyBackend(ArrayBackend):
     def sum_columns(self, a: Array) -> Array:
         return a.sum(axis=1, keepdims=True)
 
-    def add_columns(self, target: Array, cols: Array, values: Array) -> None:
-        if target.shape[0] == 1:  # bincount adds repeated columns up, and is fast
-            target[0] += np.bincount(cols, weights=values[0], minlength=target.shape[1])
-        else:
-            np.add.at(target.T, cols, values.T)
+    def column_adder(self, cols: list[int], like: Array | None) -> Callable[[Array, Array], None]:
+        index = np.asarray(cols, dtype=np.intp)
+        order = np.argsort(index, kind="stable")  # each column's shares side by side ...
+        ordered = index[order]
+        starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # ... summed by reduceat
+        distinct = ordered[starts]
+
+        def add(target: Array, values: Array) -> None:
+            if target.shape[0] == 1 and values.shape[0] == 1:  # bincount adds repeated columns up, and is fast
+                target[0] += np.bincount(index, weights=values[0], minlength=target.shape[1])
+            else:
+                target[:, distinct] += np.add.reduceat(values[:, order], starts, axis=1)
+
+        return add
 
     def take_columns(self, table: Array, cols: Array) -> Array:
         if table.shape[0] == 1:

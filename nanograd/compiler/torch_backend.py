@@ -8,6 +8,7 @@ is finite (one reduction per register); anything else goes to the eager engine (
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from types import SimpleNamespace
 from typing import Any
 
@@ -61,8 +62,9 @@ class TorchBackend(ArrayBackend):
     def sum_columns(self, a: Array) -> Array:
         return a.sum(dim=1, keepdim=True)
 
-    def add_columns(self, target: Array, cols: Array, values: Array) -> None:
-        target.index_add_(1, cols.reshape(-1), values.expand(target.shape[0], -1))
+    def column_adder(self, cols: list[int], like: Array | None) -> Callable[[Array, Array], None]:
+        index = self.index(cols, like)
+        return lambda target, values: target.index_add_(1, index, values.expand(target.shape[0], -1))
 
     def take_columns(self, table: Array, cols: Array) -> Array:
         if table.shape[0] == 1:
