@@ -161,16 +161,17 @@ class _Lowering:
     def __init__(self, graph: Graph) -> None:
         self.graph = graph
         self.nodes = graph.nodes
-        self.uses = [0] * len(self.nodes)
+        self.uses = uses = [0] * len(self.nodes)
         for n in self.nodes:
             for j in n.inputs:
-                self.uses[j] += 1
+                uses[j] += 1
         for o in graph.outputs:
-            self.uses[o] += 1  # an output is used by the caller: never folded away
+            uses[o] += 1  # an output is used by the caller: never folded away
         self.steps: list[Step] = []
         self.widths: list[int] = []
         self.batched: list[bool] = []
         self.loc: dict[int, tuple[int, int]] = {}  # node -> (register, column)
+        self.weighted: dict[int, tuple[tuple[int, ...], tuple[int, ...]] | None] = {}  # sum -> _weighted(sum)
         self.sums = self._find_sums()
 
     # -- pass 1: sums ----------------------------------------------------------------------
@@ -181,32 +182,39 @@ class _Lowering:
         for n in nodes:
             if n.op == "add":
                 for j in n.inputs:
-                    inner[j] = inner[j] or (nodes[j].op == "add" and uses[j] == 1)
+                    if uses[j] == 1 and nodes[j].op == "add":
+                        inner[j] = True
+        # Every inner add is absorbed into the sum at the root of its tree (that root has an
+        # inner add, so it is a sum), and so are the products found below.
+        self.absorbed: set[int] = {i for i, x in enumerate(inner) if x}
         sums: dict[int, _Sum] = {}
-        self.absorbed: set[int] = set()
+        # One pass in order, bottom up: an add's leaves are its inputs', left to right. An inner
+        # add's leaves wait here for the one add that reads it, which takes over the list.
+        waiting: dict[int, list[int]] = {}
         for i, n in enumerate(nodes):
-            if n.op != "add" or inner[i]:
+            if n.op != "add":
                 continue
-            leaves, adds, stack = [], [], [i]
-            while stack:  # left to right through the tree, iteratively
-                j = stack.pop()
-                if j == i or inner[j]:
-                    adds.append(j)
-                    stack.extend(reversed(nodes[j].inputs))
-                else:
-                    leaves.append(j)
+            a, b = n.inputs
+            leaves = waiting.pop(a) if inner[a] else [a]
+            if inner[b]:
+                leaves += waiting.pop(b)
+            else:
+                leaves.append(b)
+            if inner[i]:
+                waiting[i] = leaves
+                continue
             products = {j for j in leaves if nodes[j].op == "mul" and uses[j] == 1}
-            if not products and len(adds) < 2:
+            if not products and not inner[a] and not inner[b]:
                 continue  # a plain x + y stays an add
             total = _Sum([], [])
             for j in leaves:
                 if j in products:
-                    a, b = nodes[j].inputs
-                    total.products.append((a, b))
+                    x, y = nodes[j].inputs
+                    total.products.append((x, y))
                 else:
                     total.terms.append(j)
             sums[i] = total
-            self.absorbed.update(products, adds[1:])
+            self.absorbed.update(products)
         return sums
 
     def _inputs(self, i: int) -> list[int]:
@@ -219,26 +227,25 @@ class _Lowering:
     # -- pass 2: levels and groups ---------------------------------------------------------
     def plan(self) -> Plan:
         graph, nodes = self.graph, self.nodes
-        for a, k in enumerate(graph.args):
-            reg = self._emit(Argument(a), k or 1, True)
-            self.loc.update({i: (reg, n.slot[1]) for i, n in enumerate(nodes) if n.op == "arg" and n.slot[0] == a})
+        arg_registers = [self._emit(Argument(a), k or 1, True) for a, k in enumerate(graph.args)]
         self.param_register = self._emit(Leaves("param"), graph.n_params, False)
         consts = [i for i, n in enumerate(nodes) if n.op == "const"]
         const_register = self._emit(Leaves("const"), len(consts), False)
-        self.loc.update({i: (self.param_register, n.slot[0]) for i, n in enumerate(nodes) if n.op == "param"})
         self.loc.update({i: (const_register, c) for c, i in enumerate(consts)})
-        self.batched_node = [n.op == "arg" for n in nodes]
-        self.grad_node = [n.op in ("arg", "param") for n in nodes]
+        self.batched_node = [False] * len(nodes)
         level = [0] * len(nodes)
         groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-        for i, n in enumerate(nodes):
-            if n.op in LEAF_KINDS or i in self.absorbed:
-                continue
-            ins = self._inputs(i)
-            level[i] = 1 + max((level[j] for j in ins), default=0)
-            self.batched_node[i] = any(self.batched_node[j] for j in ins)
-            self.grad_node[i] = any(self.grad_node[j] for j in ins)
-            groups[(level[i], self.batched_node[i], *self._signature(i))].append(i)
+        for i, n in enumerate(nodes):  # one pass: the leaves' columns, then each op's level and group
+            if n.op == "arg":
+                self.loc[i] = (arg_registers[n.slot[0]], n.slot[1])
+                self.batched_node[i] = True
+            elif n.op == "param":
+                self.loc[i] = (self.param_register, n.slot[0])
+            elif n.op not in LEAF_KINDS and i not in self.absorbed:
+                ins = self._inputs(i)
+                level[i] = 1 + max((level[j] for j in ins), default=0)
+                self.batched_node[i] = any(self.batched_node[j] for j in ins)
+                groups[(level[i], self.batched_node[i], *self._signature(i))].append(i)
         for key in sorted(groups, key=lambda k: (k[0], groups[k][0])):
             self._lower_group(key[2], groups[key])
         outputs = tuple(self.loc[o] for o in graph.outputs)
@@ -311,6 +318,11 @@ class _Lowering:
 
     def _weighted(self, i: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         """(weight slots, input nodes) if every product of sum ``i`` is a captured weight times an input."""
+        if i not in self.weighted:  # asked for each sum up to three times while grouping and lowering
+            self.weighted[i] = self._find_weights(i)
+        return self.weighted[i]
+
+    def _find_weights(self, i: int) -> tuple[tuple[int, ...], tuple[int, ...]] | None:
         slots, xs = [], []
         for x, y in self.sums[i].products:
             if self.nodes[y].op == "param":

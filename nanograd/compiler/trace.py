@@ -62,7 +62,9 @@ def trace(fn: Callable[..., object], shapes: tuple[int | None, ...], static: dic
     all_names = argument_names(fn)
     names = tuple(all_names[p] if p < len(all_names) else "" for p in positions)
     first, outputs, vector = _call(fn, shapes, static, name, names, tuple(positions))
-    make_room_for_graphs(len(first.kinds))  # the second call makes as many objects: no collections in between
+    # Each entry makes a tracer and its operands in each call, then a node and its inputs: room
+    # for all of them, so that no cycle collection rescans the tapes while the graph is built.
+    make_room_for_graphs(2 * len(first.kinds))
     second, again, _ = _call(fn, shapes, static, name, names, tuple(positions))
     if first.kinds != second.kinds or len(outputs) != len(again):
         raise ValueError(
@@ -70,8 +72,7 @@ def trace(fn: Callable[..., object], shapes: tuple[int | None, ...], static: dic
             "it must compute the same graph at every call (no randomness or state that changes between calls)"
         )
     builder = _Builder(first, _plain_values(second, again), name)
-    for entry in _needed(first, outputs):  # in the order the function made them: replay raises eager's error
-        builder.emit(entry)
+    builder.emit_entries(_needed(first, outputs))  # in the order the function made them: replay raises eager's error
     out = tuple(builder.emit(r) for r in outputs)
     return Trace(Graph(shapes, len(builder.params), tuple(builder.nodes), out, vector, names), builder.params)
 
@@ -113,15 +114,18 @@ def _call(
 
 def _needed(tape: _Tape, outputs: list[Ref]) -> list[int]:
     """The tape entries the outputs depend on, in tape order (the order the function made them)."""
-    needed: set[int] = set()
-    stack = [r for r in outputs if type(r) is int]
-    while stack:
-        i = stack.pop()
-        if i not in needed:
-            needed.add(i)
-            if tape.kinds[i] != "arg":
-                stack.extend(r for r in tape.operands[i] if type(r) is int)
-    return sorted(needed)
+    # One sweep from the last entry back marks them all: an entry's operands come before it.
+    needed = [False] * len(tape.kinds)
+    for r in outputs:
+        if type(r) is int:
+            needed[r] = True
+    kinds, operands = tape.kinds, tape.operands
+    for i in range(len(needed) - 1, -1, -1):
+        if needed[i] and kinds[i] != "arg":
+            for r in operands[i]:
+                if type(r) is int:
+                    needed[r] = True
+    return [i for i, n in enumerate(needed) if n]
 
 
 def _plain_values(tape: _Tape, outputs: list[Ref]) -> set[Value]:
@@ -142,12 +146,35 @@ class _Builder:
         self.tape, self.captured, self.name = tape, captured, name
         self.nodes: list[Node] = []
         self.params: list[Value] = []
-        self.at_entry: dict[int, int] = {}
+        self.at_entry = [-1] * len(tape.kinds)  # tape entry -> its node (-1: not emitted)
         self.at_value: dict[Value, int] = {}
         self.at_const: dict[str, int] = {}
 
+    def emit_entries(self, entries: list[int]) -> None:
+        """Emit the tape ``entries``, each after the plain Values and numbers it reads.
+
+        ``entries`` come in tape order and hold every entry they read (as :func:`_needed`
+        returns them), so an entry's traced operands have their nodes already: only its
+        plain Values and numbers take the walk of :meth:`emit`. The nodes come in the
+        order :meth:`emit` would give them one entry at a time; this loop is the fast way.
+        """
+        kinds, params, operands = self.tape.kinds, self.tape.params, self.tape.operands
+        at_entry, nodes, emit = self.at_entry, self.nodes, self.emit
+        for i in entries:
+            kind = kinds[i]
+            if kind == "arg":
+                node = Node("arg", slot=operands[i])
+            else:
+                inputs = tuple([at_entry[r] if type(r) is int else emit(r) for r in operands[i]])
+                node = Node(kind, inputs, params[i])
+            at_entry[i] = len(nodes)
+            nodes.append(node)
+
     def emit(self, root: Ref) -> int:
         """The node of ``root``, emitting it after everything it depends on (iteratively: any depth)."""
+        index = self._index(root)
+        if index is not None:  # most operands are emitted already: a parameter read again
+            return index
         stack: list[Ref] = [root]
         while stack:
             item = stack[-1]
@@ -166,7 +193,8 @@ class _Builder:
 
     def _index(self, item: Ref) -> int | None:
         if type(item) is int:
-            return self.at_entry.get(item)
+            index = self.at_entry[item]
+            return None if index < 0 else index
         if isinstance(item, Value):
             return self.at_value.get(item)
         return self.at_const.get(float(item).hex())

@@ -169,6 +169,17 @@ class Tracer(Value):
         tape = self._tape
         return tape.record(name, param, tuple(tape.ref(x, name) for x in operands))
 
+    # The arithmetic operators record most of a trace: these two are _record spelled out for them.
+    def _binary(self, name: str, other: object) -> Tracer:
+        """``name(self, other)`` recorded."""
+        tape = self._tape
+        return tape.record(name, None, (self._at, tape.ref(other, name)))
+
+    def _reflected(self, name: str, other: object) -> Tracer:
+        """``name(other, self)`` recorded."""
+        tape = self._tape
+        return tape.record(name, None, (tape.ref(other, name), self._at))
+
     def __repr__(self) -> str:
         tape = self._tape
         return f"Tracer(v{self._at} = {tape.kinds[self._at]} in the trace of {tape.fn_name})"
@@ -240,39 +251,39 @@ class Tracer(Value):
 
     # -- arithmetic: one entry per op, operands in the order the eager engine would keep them ---
     def __add__(self, other: object) -> Tracer:
-        return self._record("add", self, other)
+        return self._binary("add", other)
 
     def __radd__(self, other: object) -> Tracer:
         # w + x for a plain Value w is w.__add__(x) eagerly; 1 + x is x + 1 (Value's __radd__)
-        return self._record("add", other, self) if isinstance(other, Value) else self._record("add", self, other)
+        return self._reflected("add", other) if isinstance(other, Value) else self._binary("add", other)
 
     def __sub__(self, other: object) -> Tracer:
-        return self._record("sub", self, other)
+        return self._binary("sub", other)
 
     def __rsub__(self, other: object) -> Tracer:
-        return self._record("sub", other, self)
+        return self._reflected("sub", other)
 
     def __mul__(self, other: object) -> Tracer:
-        return self._record("mul", self, other)
+        return self._binary("mul", other)
 
     def __rmul__(self, other: object) -> Tracer:
         # w * x for a plain Value w is w.__mul__(x) eagerly; 2 * x is x * 2 (Value's __rmul__)
-        return self._record("mul", other, self) if isinstance(other, Value) else self._record("mul", self, other)
+        return self._reflected("mul", other) if isinstance(other, Value) else self._binary("mul", other)
 
     def __truediv__(self, other: object) -> Tracer:
-        return self._record("div", self, other)
+        return self._binary("div", other)
 
     def __rtruediv__(self, other: object) -> Tracer:
-        return self._record("div", other, self)
+        return self._reflected("div", other)
 
     def __pow__(self, other: object) -> Tracer:
         if isinstance(other, (Value, Condition)):
-            return self._record("pow", self, other)
+            return self._binary("pow", other)
         k = self._tape.ref(other, "**")
         return self._record("power", self, param=power(k).param)  # type: ignore[arg-type]
 
     def __rpow__(self, other: object) -> Tracer:
-        return self._record("pow", other, self)
+        return self._reflected("pow", other)
 
     def __neg__(self) -> Tracer:
         return self._record("neg", self)
@@ -305,10 +316,10 @@ class Tracer(Value):
         return self._record("cos", self)
 
     def maximum(self, other: object) -> Tracer:
-        return self._record("maximum", self, other)
+        return self._binary("maximum", other)
 
     def minimum(self, other: object) -> Tracer:
-        return self._record("minimum", self, other)
+        return self._binary("minimum", other)
 
     # -- comparisons: conditions, for nanograd.where ----------------------------------------
     def __gt__(self, other: object) -> Condition:  # type: ignore[override]
