@@ -56,8 +56,9 @@ def test_memory_stays_flat_over_1000_training_steps() -> None:
 def test_memory_stays_flat_over_compiled_training_steps() -> None:
     """The same model trained through compile's train_step: arrays and Values, nothing kept from step to step.
 
-    Counted from step 1000: until then the count creeps up by about one block a step and
-    stops (some cache of the libraries filling up; no object of nanograd's is kept).
+    Counted from step 3000: until then the count creeps up by about a block a step, then
+    stops. A loop that only copies numpy arrays' shapes (``tuple(a.shape)``) does the same:
+    freed tuples kept for reuse, not objects of nanograd's.
     """
     np = pytest.importorskip("numpy")
     import nanograd
@@ -70,9 +71,9 @@ def test_memory_stays_flat_over_compiled_training_steps() -> None:
     step = objective.train_step(SGD(params, lr=0.05))
     points, labels = np.array(X), np.array(y)
     blocks = []
-    for k in range(3 * STEPS):
+    for k in range(5 * STEPS):
         loss = step(points, labels)
-        if k >= STEPS and (k + 1) % SAMPLE_EVERY == 0:
+        if k >= 3 * STEPS and (k + 1) % SAMPLE_EVERY == 0:
             blocks.append(sys.getallocatedblocks())
     assert loss < 0.3  # it trained: the mean hinge loss of the eight points fell
     growth = [b - blocks[0] for b in blocks]
