@@ -81,9 +81,9 @@ class _Trainer:
             self.f._param_numbers(self.wrt)  # names the Value that holds no float
             raise
 
-    def loss_and_grad(self, batches: tuple[Any, ...], how: str = "mean") -> tuple[float, Any, Any]:
-        """The mean (or sum) of the outputs over the batch, its gradient with respect to ``wrt``,
-        and the numbers of ``wrt`` it was computed at (1-D arrays of the backend)."""
+    def loss_and_grad(self, batches: tuple[Any, ...]) -> tuple[float, Any, Any]:
+        """The mean of the outputs over the batch, its gradient with respect to ``wrt``, and the
+        numbers of ``wrt`` it was computed at (1-D arrays of the backend)."""
         f = self.f
         compiled, columns = f._prepare(batches, self.what)
         if compiled.graph.vector:
@@ -99,9 +99,8 @@ class _Trainer:
             result = f.backend.run(compiled.graph, compiled.plan, row, chunk, [0], arguments=False)
             total += float(result.outputs[:, 0].sum())
             grads = result.grads[0][0] + grads
-        if how == "mean":
-            scale = 1.0 / n
-            total, grads = total * scale, grads * scale  # the eager order: sum(terms) * (1.0 / n)
+        scale = 1.0 / n
+        total, grads = total * scale, grads * scale  # the eager order: sum(terms) * (1.0 / n)
         return total, self._wrt_grads(binding, grads, numbers), numbers
 
     def _binding(self, compiled: _Compiled, like: Any) -> _Binding:
@@ -128,13 +127,11 @@ class _Trainer:
         return out
 
 
-def value_and_grad(
-    f: CompiledFunction, batches: tuple[Any, ...], wrt: list[Value], how: str = "mean"
-) -> tuple[float, Any]:
-    """``f``'s mean (or sum) over the batch and its gradient with respect to ``wrt`` (an array in ``wrt``'s order)."""
+def value_and_grad(f: CompiledFunction, batches: tuple[Any, ...], wrt: list[Value]) -> tuple[float, Any]:
+    """``f``'s mean over the batch and its gradient with respect to ``wrt`` (an array in ``wrt``'s order)."""
     if f.backend.name == "python":
         raise ValueError(f"compile({f.__name__}).value_and_grad needs an array backend (numpy or torch), not python")
-    loss, grads, _ = _Trainer(f, list(wrt), f"compile({f.__name__}).value_and_grad").loss_and_grad(batches, how)
+    loss, grads, _ = _Trainer(f, list(wrt), f"compile({f.__name__}).value_and_grad").loss_and_grad(batches)
     return loss, grads
 
 
