@@ -61,7 +61,7 @@ class Kernel:
 
     # -- running ------------------------------------------------------------------------------
     def forward(self, batch: list[Array], param_row: Array) -> list[Array]:
-        """Every register for ``batch`` (one array per traced argument); params in the graph's slot order."""
+        """Every register for ``batch`` (one array per traced argument) and the parameters' row."""
         R: list[Array] = [None] * len(self.plan.steps)
         for i, a in self.args:
             x = batch[a]
@@ -77,10 +77,7 @@ class Kernel:
         return [R[r][:, c, None] for r, c in self.plan.outputs]
 
     def backward(self, R: list[Array], output: int, rows: int) -> list[Any]:
-        """One gradient per register of output ``output`` summed over the batch (None where nothing flowed).
-
-        The parameters' gradient comes back in the graph's slot order.
-        """
+        """One gradient per register of output ``output`` summed over the batch (None where nothing flowed)."""
         plan, b = self.plan, self.backend
         G: list[Any] = [None] * len(R)
         # Arrays the kernel made itself can be added into in place; a rule's result may be
