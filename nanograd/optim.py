@@ -73,7 +73,7 @@ class Optimizer:
 
         ``params`` and ``grads`` are 1-D float64 arrays (numpy or torch) in the order of
         ``self.params``. The Values are not touched: writing the numbers back is the
-        caller's (:class:`nanograd.compiler.TrainStep` does it).
+        caller's (:class:`nanograd.compiler.training.TrainStep` does it).
         """
         new = self._update_arrays(self.current_lr(), params, grads)
         self.steps += 1
