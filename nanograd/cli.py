@@ -26,8 +26,8 @@ from ._io import check_replaceable, check_writable
 from .grad_mode import no_grad
 
 # From a checkout: on PyPI the name nanograd belongs to an unrelated project.
-DEMO_EXTRAS_HINT = 'pip install -e ".[demo]" in a nanograd checkout'
-VIZ_EXTRAS_HINT = 'pip install -e ".[viz]" in a nanograd checkout'
+DEMO_EXTRAS_HINT = 'pip install -e ".[demo]" --config-settings editable_mode=compat in a nanograd checkout'
+VIZ_EXTRAS_HINT = 'pip install -e ".[viz]" --config-settings editable_mode=compat in a nanograd checkout'
 #: The images ``nanograd demo`` writes into its output directory: the decision boundary, the training curves.
 DEMO_IMAGES = ("moon_mlp.png", "moon_mlp_training.png")
 

@@ -1,7 +1,7 @@
 """The moons demo: train a small MLP to separate scikit-learn's two moons, as micrograd does.
 
 Needs the demo extras: numpy, matplotlib, scikit-learn (in a checkout of nanograd,
-``pip install -e ".[demo]"``). The pieces are usable on their own::
+``pip install -e ".[demo]" --config-settings editable_mode=compat``). The pieces are usable on their own::
 
     X, y = make_moons_data(n_samples=100, seed=1337)
     model = make_model(seed=1337)                  # MLP(2, [16, 16, 1])

@@ -22,7 +22,10 @@ try:
     from torch import nn
     from torch.autograd.function import once_differentiable
 except ImportError as e:
-    raise ImportError('nanograd.pytorch needs PyTorch: pip install -e ".[torch]" in a checkout of nanograd') from e
+    raise ImportError(
+        'nanograd.pytorch needs PyTorch: pip install -e ".[torch]" --config-settings editable_mode=compat '
+        "in a checkout of nanograd"
+    ) from e
 
 from .compiler import CompiledFunction, compile
 from .compiler.torch_backend import TORCH_MATH

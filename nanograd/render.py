@@ -34,7 +34,10 @@ INSTALL_DOT = (
     "or conda install graphviz, or see https://graphviz.org/download/"
 )
 #: What to tell someone whose Python has no ``graphviz`` package (nanograd's PyPI name belongs to another project).
-INSTALL_GRAPHVIZ_PACKAGE = 'pip install graphviz (or, from a nanograd checkout, pip install -e ".[viz]")'
+INSTALL_GRAPHVIZ_PACKAGE = (
+    "pip install graphviz (or, from a nanograd checkout, "
+    'pip install -e ".[viz]" --config-settings editable_mode=compat)'
+)
 
 
 # What dot (or the loader starting it) says when the address-space limit stops it; a signal also counts.

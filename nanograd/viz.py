@@ -12,11 +12,12 @@ dashed, next to each distant use: an edge that spans many ranks of the layout co
 node per rank, and a few hundred such edges made its layout take minutes. dot itself runs
 with a time and a memory limit (:mod:`nanograd.render`).
 
-Drawing needs the optional ``graphviz`` Python package (``pip install -e ".[viz]"`` from a
-checkout), imported only when a drawing is made, and rendering it needs Graphviz's ``dot``
-program on the ``PATH``. Every text that comes from the user (labels, op symbols, a
-compiled function's name) is escaped: it is shown as the characters it is, never read as
-DOT or HTML markup. :func:`nanograd.explore` builds an interactive page on these drawings.
+Drawing needs the optional ``graphviz`` Python package (from a checkout, ``pip install -e
+".[viz]" --config-settings editable_mode=compat``), imported only when a drawing is made,
+and rendering it needs Graphviz's ``dot`` program on the ``PATH``. Every text that comes
+from the user (labels, op symbols, a compiled function's name) is escaped: it is shown as
+the characters it is, never read as DOT or HTML markup. :func:`nanograd.explore` builds an
+interactive page on these drawings.
 """
 
 from __future__ import annotations

@@ -1,9 +1,10 @@
 """Write ``explore.png``: ``nanograd explore``'s page for the README's 2D neuron, part way through backprop.
 
 Usage: ``python scripts/make_explore_screenshot.py [OUTPUT] [--chromium PATH]`` (default:
-``explore.png`` at the repository root). Needs, from a checkout, ``pip install -e ".[viz]" playwright``,
-Graphviz's ``dot`` and a Chromium installed by the system (``apt-get install chromium``);
-Playwright drives that Chromium headless and downloads no browser.
+``explore.png`` at the repository root). Needs, from a checkout,
+``pip install -e ".[viz]" --config-settings editable_mode=compat playwright``, Graphviz's
+``dot`` and a Chromium installed by the system (``apt-get install chromium``); Playwright
+drives that Chromium headless and downloads no browser.
 """
 
 from __future__ import annotations

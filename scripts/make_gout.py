@@ -1,7 +1,8 @@
 """Write ``gout.svg``: the graph of the README's 2D neuron, drawn by ``draw_dot`` with its values named.
 
 Usage: ``python scripts/make_gout.py [OUTPUT]`` (default: ``gout.svg`` at the repository root).
-Needs, from a checkout, ``pip install -e ".[viz]"`` and Graphviz's ``dot`` program.
+Needs, from a checkout, ``pip install -e ".[viz]" --config-settings editable_mode=compat`` and
+Graphviz's ``dot`` program.
 """
 
 from __future__ import annotations

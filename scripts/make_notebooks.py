@@ -2,7 +2,7 @@
 
 Usage: ``python scripts/make_notebooks.py [--check] [NOTEBOOK ...]`` (default: both notebooks at
 the repository root). Needs the notebook, demo and viz extras (in a checkout of nanograd,
-``pip install -e ".[test]"``) and Graphviz's ``dot``.
+``pip install -e ".[test]" --config-settings editable_mode=compat``) and Graphviz's ``dot``.
 
 The notebooks are committed with their outputs, so a code host shows the plots and drawings,
 and each cell runs in a kernel started in a temporary folder, so nothing is written next to

@@ -92,7 +92,8 @@ def test_no_message_tells_users_to_install_the_unrelated_pypi_nanograd(capsys: p
         with pytest.raises(SystemExit):
             main([command, "--help"])
     text = " ".join(capsys.readouterr().out.split())  # argparse wraps the lines
-    assert 'pip install -e ".[demo]"' in text and 'pip install -e ".[viz]"' in text
+    assert 'pip install -e ".[demo]" --config-settings editable_mode=compat' in text
+    assert 'pip install -e ".[viz]" --config-settings editable_mode=compat' in text
     assert "nanograd[" not in text
 
 
@@ -117,7 +118,9 @@ def test_missing_demo_extras_say_how_to_install(
 ) -> None:
     monkeypatch.setitem(sys.modules, "tqdm", None)  # makes `import tqdm` fail
     assert main(["demo", "--out", str(tmp_path)]) == 1
-    assert 'pip install -e ".[demo]" in a nanograd checkout' in capsys.readouterr().err
+    assert 'pip install -e ".[demo]" --config-settings editable_mode=compat in a nanograd checkout' in (
+        capsys.readouterr().err
+    )
 
 
 def test_out_that_is_a_file_is_an_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

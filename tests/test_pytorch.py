@@ -491,7 +491,10 @@ else:
     raise SystemExit("nanograd.pytorch imported without torch")
 """
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
-    assert result.stdout == 'nanograd.pytorch needs PyTorch: pip install -e ".[torch]" in a checkout of nanograd\n'
+    assert result.stdout == (
+        'nanograd.pytorch needs PyTorch: pip install -e ".[torch]" --config-settings editable_mode=compat '
+        "in a checkout of nanograd\n"
+    )
 
 
 # -- the outgrow story: start in nanograd, continue in PyTorch -------------------------------------

@@ -77,6 +77,8 @@ INSTALL_DOCS = [
     ROOT / "mkdocs.yml",
     ROOT / ".ci" / "run",
     *sorted((ROOT / "docs").rglob("*.md")),
+    *sorted((ROOT / "nanograd").rglob("*.py")),  # the messages that say how to install an extra
+    *sorted((ROOT / "scripts").glob("*.py")),
 ]
 EDITABLE_INSTALL = re.compile(r"pip install (?:-q )?-e (?:\"[^\"]*\"|\S+)")
 

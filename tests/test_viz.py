@@ -135,7 +135,7 @@ except ImportError as e:
     assert out.stdout.splitlines() == [
         "2 2",
         "drawing needs the graphviz Python package: pip install graphviz (or, from a nanograd checkout, "
-        'pip install -e ".[viz]")',
+        'pip install -e ".[viz]" --config-settings editable_mode=compat)',
     ]
 
 
