@@ -47,7 +47,7 @@ from moons_step import SEED, moons, scalar_step_times
 STEPS, WARMUP = 30, 3
 #: workload -> (points, hidden sizes, classes); classes 1 is the hinge loss on labels -1/+1.
 WORKLOADS = {"demo": (100, [16, 16], 1), "large": (10_000, [64, 64], 1), "softmax": (10_000, [64, 64], 3)}
-DEMO_ONLY = ("micrograd", "eager", "compiled-numpy-loop", "compiled-torch-loop")
+#: The engines timed at scale too (the others only on the demo: they take seconds a step there).
 SCALED = ("compiled-numpy-train_step", "compiled-torch-train_step", "torch", "jax")
 ENGINES = {
     "micrograd": "micrograd 0.1.0",
